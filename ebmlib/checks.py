@@ -1,0 +1,175 @@
+"""Exercise checkers: they run the student's function and say what is right or wrong.
+
+A checker returns a :class:`Feedback`, true when the answer is right. It speaks the
+page's language: ``EBMLIB_LANG`` if set, else the notebook's folder (``book/en`` or
+``book/fr``), else English. In the built site both languages are stored and the
+page's own language is shown, because one execution serves both editions.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from .energy import L1, LatentEnergy, SquaredL2
+from .toy import CurveDecoder, curve, distance_to_curve
+
+LANGUAGES = ("en", "fr")
+
+
+def page_language() -> str:
+    """'en' or 'fr': ``EBMLIB_LANG``, else the name of the working folder, else 'en'."""
+    lang = os.environ.get("EBMLIB_LANG", "").lower()
+    if lang in LANGUAGES:
+        return lang
+    here = Path.cwd().name
+    return here if here in LANGUAGES else "en"
+
+
+class Feedback:
+    """The verdict of a checker: ``bool(feedback)`` is True when the answer is right."""
+
+    def __init__(self, ok: bool, en: str, fr: str) -> None:
+        self.ok = ok
+        self.text = {"en": en, "fr": fr}
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        return self.text[page_language()]
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        shown = page_language()
+        mark, colour = ("✔", "#2e7d32") if self.ok else ("✘", "#c62828")
+        hidden = ' style="display:none"'
+        spans = "".join(
+            f'<span class="ebm-feedback-msg" lang="{lang}"{"" if lang == shown else hidden}>'
+            f"{html.escape(msg)}</span>"
+            for lang, msg in self.text.items())
+        return (f'<div class="ebm-feedback" style="border-left:4px solid {colour};'
+                f'padding:0.3em 0.8em"><strong style="color:{colour}">{mark}</strong> {spans}</div>')
+
+
+def _call(fn: Callable[..., object], *args: object) -> tuple[Tensor | None, Feedback | None]:
+    try:
+        out = fn(*args)
+    except NotImplementedError:
+        return None, Feedback(False, "Not implemented yet: replace the `raise NotImplementedError`.",
+                              "Pas encore implémenté : remplacez le `raise NotImplementedError`.")
+    except Exception as err:  # the student's code may raise anything: report it
+        msg = f"{type(err).__name__}: {err}"
+        return None, Feedback(False, f"Your function raised {msg}",
+                              f"Votre fonction a levé {msg}")
+    if not isinstance(out, Tensor):
+        kind = type(out).__name__
+        return None, Feedback(False, f"Expected a torch.Tensor, received {kind}.",
+                              f"Un torch.Tensor est attendu, reçu : {kind}.")
+    return out, None
+
+
+def _shape(out: Tensor, want: tuple[int, ...]) -> Feedback | None:
+    if tuple(out.shape) != want:
+        return Feedback(False, f"Expected shape {want} (one energy per sample), "
+                               f"received {tuple(out.shape)}.",
+                        f"Forme attendue {want} (une énergie par exemple), "
+                        f"reçue {tuple(out.shape)}.")
+    return None
+
+
+def check_toy_energy(energy: Callable[[Tensor, Tensor, float], Tensor]) -> Feedback:
+    """Check ``energy(y, z, lam)`` = ‖y − c(t) − u‖² + λ(|u₁| + |u₂|) for z = (t, u₁, u₂).
+
+    y is (B, 2), z is (B, 3); the answer must be (B,).
+    """
+    g = torch.Generator().manual_seed(1)
+    y = torch.randn(64, 2, generator=g, dtype=torch.float64)
+    z = torch.randn(64, 3, generator=g, dtype=torch.float64)
+    lam = 0.7
+    out, bad = _call(energy, y, z, lam)
+    if bad is not None:
+        return bad
+    bad = _shape(out, (64,))
+    if bad is not None:
+        return bad
+    out = out.detach().to(torch.float64)
+    dec = CurveDecoder()
+    w = dec.regularizer_weight(y)
+    right = LatentEnergy(dec, 3, regularizer=L1(w), lam=lam)(y, z)
+    if torch.allclose(out, right, rtol=1e-4, atol=1e-6):
+        return Feedback(True, "Right: E = C + λR for every sample.",
+                        "Juste : E = C + λR pour chaque exemple.")
+    cost = (y - curve(z[:, 0]) - z[:, 1:]).pow(2).sum(1)
+    guesses = [
+        (cost, "This is the cost C alone: add λR(z).", "C'est le coût C seul : ajoutez λR(z)."),
+        (cost + lam * z[:, 1:].pow(2).sum(1),
+         "Your R(z) is the squared L2 norm; the exercise asks for the L1 norm |u₁| + |u₂|.",
+         "Votre R(z) est la norme L2 au carré ; l'exercice demande la norme L1 |u₁| + |u₂|."),
+        (cost + lam * z.abs().sum(1),
+         "Your R(z) also penalises the position t = z₀: only the offset u = (z₁, z₂) is "
+         "regularized.",
+         "Votre R(z) pénalise aussi la position t = z₀ : seul le décalage u = (z₁, z₂) est "
+         "régularisé."),
+        (cost.sqrt() + lam * z[:, 1:].abs().sum(1),
+         "Your cost is the distance ‖y − ȳ‖, not its square ‖y − ȳ‖².",
+         "Votre coût est la distance ‖y − ȳ‖, pas son carré ‖y − ȳ‖²."),
+        ((y - curve(z[:, 0])).pow(2).sum(1) + lam * z[:, 1:].abs().sum(1),
+         "The decoder's output is c(t) + u: you forgot the offset u in the cost.",
+         "La sortie du décodeur est c(t) + u : vous avez oublié le décalage u dans le coût."),
+    ]
+    for value, en, fr in guesses:
+        if torch.allclose(out, value, rtol=1e-4, atol=1e-6):
+            return Feedback(False, en, fr)
+    i = int((out - right).abs().argmax())
+    return Feedback(False, f"Wrong value: for sample {i} you give {out[i]:.4f}, "
+                           f"expected {right[i]:.4f}.",
+                    f"Valeur fausse : pour l'exemple {i} vous donnez {out[i]:.4f}, "
+                    f"attendu {right[i]:.4f}.")
+
+
+def check_l2_free_energy(free_energy: Callable[[Tensor, float], Tensor]) -> Feedback:
+    """Check a closed form of F(y) for the toy model with R(z) = ‖u‖²: ``free_energy(y, lam)``.
+
+    The answer is compared, on random points and several λ, with the free energy that
+    :meth:`ebmlib.energy.LatentEnergy.free_energy` finds by gradient-based inference.
+    """
+    g = torch.Generator().manual_seed(2)
+    y = 1.6 * (2 * torch.rand(48, 2, generator=g, dtype=torch.float64) - 1)
+    dec = CurveDecoder()
+    d2 = distance_to_curve(y).pow(2)
+    for lam in (0.25, 1.0, 4.0):
+        out, bad = _call(free_energy, y, lam)
+        if bad is not None:
+            return bad
+        bad = _shape(out, (48,))
+        if bad is not None:
+            return bad
+        out = out.detach().to(torch.float64)
+        model = LatentEnergy(dec, 3, regularizer=SquaredL2(dec.regularizer_weight(y)), lam=lam)
+        right = model.free_energy(y, z0=dec.starts(y, 16), max_iter=2000, tol=1e-12).F
+        if torch.allclose(out, right, rtol=1e-3, atol=1e-5):
+            continue
+        if torch.allclose(out, d2, rtol=1e-3, atol=1e-5):
+            return Feedback(False, "You return d(y)², the energy of the model without offset. "
+                                   "With the offset, part of d(y) is paid at price λ instead of 1.",
+                            "Vous renvoyez d(y)², l'énergie du modèle sans décalage. Avec le "
+                            "décalage, une partie de d(y) se paie au prix λ au lieu de 1.")
+        if torch.allclose(out, lam * d2, rtol=1e-3, atol=1e-5):
+            return Feedback(False, f"For λ = {lam} you return λ·d(y)²: minimise over the offset "
+                                   "length s of (d − s)² + λs² to find the factor.",
+                            f"Pour λ = {lam} vous renvoyez λ·d(y)² : minimisez (d − s)² + λs² "
+                            "sur la longueur s du décalage pour trouver le facteur.")
+        i = int((out - right).abs().argmax())
+        return Feedback(False, f"For λ = {lam}, at y = {y[i].tolist()} you give {out[i]:.4f}, "
+                               f"inference finds {right[i]:.4f}.",
+                        f"Pour λ = {lam}, en y = {y[i].tolist()} vous donnez {out[i]:.4f}, "
+                        f"l'inférence trouve {right[i]:.4f}.")
+    return Feedback(True, "Right: F(y) = λ/(1+λ) · d(y)², as inference finds.",
+                    "Juste : F(y) = λ/(1+λ) · d(y)², comme le trouve l'inférence.")
