@@ -10,12 +10,12 @@ sphinx-book-theme has no language switcher, so this extension:
   translation;
 * adds a Colab button that opens the executed ``.ipynb`` published with the site
   (Colab cannot open MyST markdown), and puts a first cell in every downloadable
-  ``.ipynb`` that installs ebmlib from the repository when the kernel lacks it.
+  ``.ipynb`` that installs ebmlib from the repository when the kernel lacks it, and
+  collapses the cells that the page hides (see :func:`notebook_for_download`).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from sphinx.application import Sphinx
@@ -94,21 +94,48 @@ def setup_cell(repository_url: str) -> dict:
             "metadata": {"tags": [SETUP_TAG]}, "outputs": [], "source": source}
 
 
+def notebook_for_download(source: Path, repository_url: str):
+    """The ``.ipynb`` offered for download and Colab, made from a MyST-markdown page.
+
+    It starts with :func:`setup_cell`, and the cells that the page hides (hidden asserts,
+    exercise solutions) are collapsed, so that a student meets the exercise first.
+    """
+    import jupytext
+
+    nb = jupytext.read(source)
+    in_solution = False
+    for cell in nb.cells:
+        text = cell.source
+        if cell.cell_type == "markdown":
+            if "{solution-start}" in text:
+                in_solution = True
+            if "{solution-end}" in text:
+                in_solution = False
+            continue
+        if in_solution or "remove-cell" in cell.metadata.get("tags", []):
+            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
+    nb.cells.insert(0, jupytext.reads(setup_cell(repository_url)["source"],
+                                      fmt="py:percent").cells[0])
+    nb.cells[0].metadata["tags"] = [SETUP_TAG]
+    return nb
+
+
 def _build_finished(app: Sphinx, exception: Exception | None) -> None:
+    """Replace the theme's copies in ``_sources`` by :func:`notebook_for_download`."""
     if exception is not None or app.builder.format != "html":
         return
+    import nbformat
+
     url = (app.config.html_theme_options.get("repository_url") or "").rstrip("/")
-    if not url:
-        return
-    for path in Path(app.outdir, "_sources").rglob("*.ipynb"):
-        nb = json.loads(path.read_text(encoding="utf-8"))
-        cells = nb.get("cells", [])
-        if cells and SETUP_TAG in cells[0].get("metadata", {}).get("tags", []):
+    for docname in sorted(app.env.found_docs):
+        source = Path(app.env.doc2path(docname))
+        if source.suffix != ".md" or "kernelspec:" not in source.read_text(encoding="utf-8")[:2000]:
             continue
-        nb["cells"] = [setup_cell(url), *cells]
-        tmp = path.with_suffix(".ipynb.tmp")
-        tmp.write_text(json.dumps(nb, ensure_ascii=False, indent=1), encoding="utf-8")
-        tmp.replace(path)
+        target = Path(app.outdir, "_sources", docname + ".ipynb")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        nbformat.write(notebook_for_download(source, url), tmp)
+        tmp.replace(target)
 
 
 def setup(app: Sphinx) -> dict:

@@ -190,11 +190,11 @@ class LatentEnergy(nn.Module):
             z0 = y.new_zeros(1, B, m)
         else:
             check.tensor("z0", z0, ndim=(2, 3), shape_doc=f"(B, {m}) or (R, B, {m})")
-            if z0.dim() == 2:
-                z0 = z0.unsqueeze(0)
-            if z0.shape[1:] != (B, m):
+            if z0.shape[-2:] != (B, m):
                 raise ValueError(f"argument 'z0': expected shape ({B}, {m}) or (R, {B}, {m}), "
                                  f"received {tuple(z0.shape)}")
+            if z0.dim() == 2:
+                z0 = z0.unsqueeze(0)
         R = z0.shape[0]
         with torch.no_grad():
             h = self._h(x)
@@ -214,7 +214,8 @@ class LatentEnergy(nn.Module):
 
         t = z.new_full((R * B, 1), float(step))
         n_iter = 0
-        for n_iter in range(1, max_iter + 1):
+        while n_iter < max_iter:
+            n_iter += 1
             with torch.enable_grad():
                 zg = z.detach().requires_grad_(True)
                 f = smooth(zg)

@@ -42,7 +42,7 @@ def energy_landscapes(F: Sequence[Tensor], titles: Sequence[str],
     for i, f in enumerate(F):
         a = _np(f)
         if a.ndim == 1:
-            side = int(round(np.sqrt(a.size)))
+            side = round(np.sqrt(a.size))
             if side * side != a.size:
                 raise ValueError(f"argument 'F[{i}]': expected a square grid (S², ) or (S, S), "
                                  f"received shape {a.shape}")

@@ -1,0 +1,45 @@
+# Two commands do everything: `make book` builds the site, `make test` runs every test.
+# Both create the virtual environment .venv and install requirements.txt when needed.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
+NBVAL_TIMEOUT ?= 600
+
+.PHONY: book test lint test-lib test-notebooks serve clean
+
+book: $(STAMP)  ## build the English and French editions into _build/site
+	$(PY) _ext/build_site.py
+
+test: $(STAMP)  ## lint, library and book tests, strict build + site checks, every notebook
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest tests --ignore=tests/test_site.py --ignore=tests/test_browser.py
+	$(PY) _ext/build_site.py --all
+	EBM_REQUIRE_SITE=1 $(PY) -m pytest tests/test_site.py tests/test_browser.py
+	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NBVAL_TIMEOUT) \
+		-p no:cacheprovider book/en book/fr
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test-lib: $(STAMP)  ## the library's tests only (fast)
+	$(PY) -m pytest tests --ignore=tests/test_site.py --ignore=tests/test_browser.py
+
+test-notebooks: $(STAMP)  ## run every notebook under nbval
+	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NBVAL_TIMEOUT) \
+		-p no:cacheprovider book/en book/fr
+
+serve: book  ## serve the built site on http://127.0.0.1:8000
+	$(PY) -m http.server --bind 127.0.0.1 --directory _build/site 8000
+
+clean:
+	rm -rf _build
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed (set PYTHON=...)"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	rm -f $(VENV)/.installed-*
+	touch $@

@@ -1,0 +1,116 @@
+"""The book's structure: twins, identical code, exercises with solutions, hidden asserts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jupytext
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+EN = sorted(p.name for p in (BOOK / "en").glob("*.md"))
+FR = sorted(p.name for p in (BOOK / "fr").glob("*.md"))
+
+
+def is_notebook(path: Path) -> bool:
+    head = path.read_text(encoding="utf-8")[:2000]
+    return head.startswith("---") and "kernelspec:" in head
+
+
+NOTEBOOKS = [name for name in EN if is_notebook(BOOK / "en" / name)]
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+            for part in entry.get("parts", []):
+                walk(part.get("chapters"))
+
+    walk(toc.get("chapters"))
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    return files
+
+
+def test_every_page_has_its_twin():
+    assert EN == FR, f"only in en: {set(EN) - set(FR)}; only in fr: {set(FR) - set(EN)}"
+
+
+def test_toc_lists_every_page_and_nothing_else():
+    listed = {f"{name}.md" for name in toc_files()}
+    assert listed == set(EN), f"not in _toc.yml: {set(EN) - listed}; missing: {listed - set(EN)}"
+
+
+def test_there_is_at_least_one_chapter():
+    assert NOTEBOOKS, "no notebook under book/en"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_code_cells_are_identical_in_both_languages(name):
+    en = jupytext.read(BOOK / "en" / name)
+    fr = jupytext.read(BOOK / "fr" / name)
+    code_en = [(c.source, dict(c.metadata)) for c in en.cells if c.cell_type == "code"]
+    code_fr = [(c.source, dict(c.metadata)) for c in fr.cells if c.cell_type == "code"]
+    assert len(code_en) == len(code_fr), "the two editions have different numbers of code cells"
+    for i, (a, b) in enumerate(zip(code_en, code_fr, strict=False)):
+        assert a == b, f"code cell {i} differs between book/en/{name} and book/fr/{name}"
+    assert en.metadata == fr.metadata
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_french_prose_is_translated(name):
+    en = [c.source for c in jupytext.read(BOOK / "en" / name).cells if c.cell_type == "markdown"]
+    fr = [c.source for c in jupytext.read(BOOK / "fr" / name).cells if c.cell_type == "markdown"]
+    same = [s for s in fr if s in en and len(s) > 80]
+    assert not same, f"untranslated prose in book/fr/{name}: {same[0][:120]!r}"
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_exercises_have_executed_solutions(lang, name):
+    text = (BOOK / lang / name).read_text(encoding="utf-8")
+    labels = re.findall(r"```\{exercise\}[^\n]*\n:label: (\S+)", text)
+    assert len(labels) >= 2, f"book/{lang}/{name}: at least two exercises expected"
+    for label in labels:
+        block = re.search(r"`{3,4}\{solution-start\} " + re.escape(label) + r"\n(.*?)`{3,4}\{solution-end\}",
+                          text, flags=re.S)
+        assert block, f"book/{lang}/{name}: exercise {label} has no gated solution"
+        assert "{code-cell}" in block.group(1) and "assert" in block.group(1), (
+            f"book/{lang}/{name}: the solution of {label} must run code and assert the checker")
+        assert ":class: dropdown" in block.group(1), f"{label}: the solution must be hidden"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_hidden_cells_assert_what_the_prose_says(name):
+    nb = jupytext.read(BOOK / "en" / name)
+    hidden = [c for c in nb.cells if c.cell_type == "code"
+              and "remove-cell" in c.metadata.get("tags", [])]
+    assert hidden and all("assert" in c.source for c in hidden)
+
+
+def test_repository_url_is_set_once():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    url = config["repository"]["url"]
+    assert url.startswith("https://")
+    for path in [ROOT / "_config.fr.yml", *BOOK.glob("*/*.md")]:
+        text = path.read_text(encoding="utf-8")
+        assert "repository:\n  url" not in text, f"{path} sets the repository URL again"
+
+
+def test_readme_starts_with_the_two_commands():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    first_block = readme.split("```")[1]
+    assert "make book" in first_block and "make test" in first_block
+
+
+def test_ci_runs_make_test():
+    assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")

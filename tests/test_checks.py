@@ -1,0 +1,100 @@
+"""ebmlib.checks: the exercise checkers accept right answers and explain wrong ones."""
+
+import pytest
+import torch
+
+from ebmlib.checks import Feedback, check_l2_free_energy, check_toy_energy, page_language
+from ebmlib.toy import curve, distance_to_curve
+
+
+def right_energy(y, z, lam):
+    return (y - curve(z[:, 0]) - z[:, 1:]).pow(2).sum(1) + lam * z[:, 1:].abs().sum(1)
+
+
+def test_language_follows_the_environment_then_the_folder(monkeypatch, tmp_path):
+    monkeypatch.delenv("EBMLIB_LANG", raising=False)
+    (tmp_path / "fr").mkdir()
+    monkeypatch.chdir(tmp_path / "fr")
+    assert page_language() == "fr"
+    monkeypatch.chdir(tmp_path)
+    assert page_language() == "en"
+    monkeypatch.setenv("EBMLIB_LANG", "fr")
+    assert page_language() == "fr"
+
+
+def test_toy_energy_accepts_the_right_answer():
+    assert check_toy_energy(right_energy)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda y, z, lam: (y - curve(z[:, 0]) - z[:, 1:]).pow(2).sum(1), "cost C alone"),
+    (lambda y, z, lam: right_energy(y, z, lam) + lam * z[:, 0].abs(), "position t"),
+    (lambda y, z, lam: (y - curve(z[:, 0]) - z[:, 1:]).pow(2).sum(1)
+     + lam * z[:, 1:].pow(2).sum(1), "squared L2"),
+    (lambda y, z, lam: (y - curve(z[:, 0]) - z[:, 1:]).norm(dim=1)
+     + lam * z[:, 1:].abs().sum(1), "not its square"),
+    (lambda y, z, lam: (y - curve(z[:, 0])).pow(2).sum(1) + lam * z[:, 1:].abs().sum(1),
+     "forgot the offset"),
+    (lambda y, z, lam: right_energy(y, z, lam) + 0.01, "Wrong value"),
+    (lambda y, z, lam: right_energy(y, z, lam)[:, None], "Expected shape"),
+    (lambda y, z, lam: 3.0, "Expected a torch.Tensor"),
+    (lambda y, z, lam: 1 / 0, "ZeroDivisionError"),
+])
+def test_toy_energy_explains_wrong_answers(monkeypatch, wrong, hint):
+    monkeypatch.setenv("EBMLIB_LANG", "en")
+    feedback = check_toy_energy(wrong)
+    assert not feedback
+    assert hint in str(feedback)
+
+
+def test_not_implemented_is_reported_in_both_languages(monkeypatch):
+    def stub(y, z, lam):
+        raise NotImplementedError
+
+    feedback = check_toy_energy(stub)
+    monkeypatch.setenv("EBMLIB_LANG", "en")
+    assert "Not implemented yet" in str(feedback)
+    monkeypatch.setenv("EBMLIB_LANG", "fr")
+    assert "Pas encore implémenté" in str(feedback)
+
+
+def test_l2_free_energy_accepts_the_closed_form():
+    assert check_l2_free_energy(lambda y, lam: lam / (1 + lam) * distance_to_curve(y) ** 2)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda y, lam: distance_to_curve(y) ** 2, "d(y)²"),
+    (lambda y, lam: lam * distance_to_curve(y) ** 2, "λ·d(y)²"),
+    (lambda y, lam: 1 / (1 + lam) * distance_to_curve(y) ** 2, "inference finds"),
+])
+def test_l2_free_energy_explains_wrong_answers(monkeypatch, wrong, hint):
+    monkeypatch.setenv("EBMLIB_LANG", "en")
+    feedback = check_l2_free_energy(wrong)
+    assert not feedback and hint in str(feedback)
+
+
+def test_html_holds_both_languages_and_shows_the_page_language(monkeypatch):
+    monkeypatch.setenv("EBMLIB_LANG", "fr")
+    html = Feedback(False, "wrong", "faux")._repr_html_()
+    assert 'lang="en" style="display:none">wrong' in html
+    assert 'lang="fr">faux' in html
+    assert "✘" in html and "✔" in Feedback(True, "ok", "ok")._repr_html_()
+
+
+def test_checkers_do_not_need_float64_answers():
+    assert check_toy_energy(lambda y, z, lam: right_energy(y.float(), z.float(), lam))
+
+
+def test_feedback_is_false_for_a_float32_answer_that_is_wrong():
+    assert not check_toy_energy(lambda y, z, lam: right_energy(y, z, lam).float() * 1.1)
+
+
+def test_checker_inputs_are_float64_tensors():
+    seen = {}
+
+    def spy(y, z, lam):
+        seen["dtype"] = (y.dtype, z.dtype)
+        return right_energy(y, z, lam)
+
+    check_toy_energy(spy)
+    assert seen["dtype"] == (torch.float64, torch.float64)
