@@ -80,3 +80,14 @@ def test_french_edition_has_french_interface():
 def test_hidden_cells_are_hidden(page):
     text = (SITE / "en" / f"{page}.html").read_text(encoding="utf-8")
     assert "The prose says" not in text
+
+
+@pytest.mark.parametrize("page", NOTEBOOKS)
+def test_one_execution_serves_both_editions(page):
+    """jupyter-cache keys a notebook on its code: both twins match the same cache record."""
+    from jupyter_cache import get_cache
+
+    cache = get_cache(ROOT / "_build" / ".jupyter_cache")
+    records = {lang: cache.match_cache_notebook(jupytext.read(ROOT / "book" / lang / f"{page}.md")).pk
+               for lang in LANGS}
+    assert records["en"] == records["fr"]
