@@ -6,6 +6,7 @@ NYU Deep Learning, spring 2020, week 8, part 2 (Yann LeCun). One concept per mod
 * :mod:`ebmlib.toy`     – the 2-D curve data and decoder of the first chapter
 * :mod:`ebmlib.plot`    – figures the book draws more than once
 * :mod:`ebmlib.checks`  – exercise checkers that answer in English or French
+* :mod:`ebmlib.interactive` – sliders for live notebooks that are safe in headless runs
 * :mod:`ebmlib.device`  – the default device (CUDA, then MPS, then CPU)
 """
 
