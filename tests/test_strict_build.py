@@ -24,6 +24,8 @@ kernelspec: {display_name: Python 3, language: python, name: python3}
 
 
 def build(tmp_path: Path, en: dict[str, str], fr: dict[str, str]) -> subprocess.CompletedProcess:
+    """Build the English edition of a book made of ``intro``, the given pages and ``other``."""
+    en, fr = {**en, "other": "# Other\n"}, {**fr, "other": "# Autre\n"}
     for lang, pages in (("en", en), ("fr", fr)):
         (tmp_path / lang).mkdir()
         for name, text in pages.items():
