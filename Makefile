@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 NBVAL_TIMEOUT ?= 600
 
-.PHONY: book test lint test-lib test-notebooks serve clean
+.PHONY: book test lint test-lib test-notebooks bench serve clean
 
 book: $(STAMP)  ## build the English and French editions into _build/site
 	$(PY) _ext/build_site.py
@@ -29,6 +29,10 @@ test-lib: $(STAMP)  ## the library's tests only (fast)
 test-notebooks: $(STAMP)  ## run every notebook under nbval
 	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NBVAL_TIMEOUT) \
 		-p no:cacheprovider book/en book/fr
+
+bench: $(STAMP)  ## run the benchmarks (prints tables; installs bench/requirements.txt)
+	$(PY) -m pip install --quiet -r bench/requirements.txt
+	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
 
 serve: book  ## serve the built site on http://127.0.0.1:8000
 	$(PY) -m http.server --bind 127.0.0.1 --directory _build/site 8000

@@ -173,3 +173,162 @@ def check_l2_free_energy(free_energy: Callable[[Tensor, float], Tensor]) -> Feed
                         f"l'inférence trouve {right[i]:.4f}.")
     return Feedback(True, "Right: F(y) = λ/(1+λ) · d(y)², as inference finds.",
                     "Juste : F(y) = λ/(1+λ) · d(y)², comme le trouve l'inférence.")
+
+
+def check_normalize(normalize: Callable[[Tensor], Tensor]) -> Feedback:
+    """Check ``normalize(W)``: W_d (n, m) with every column scaled to unit Euclidean norm."""
+    from .dictionary import normalize_columns
+
+    g = torch.Generator().manual_seed(3)
+    W = torch.randn(12, 7, generator=g, dtype=torch.float64) * torch.arange(1, 8, dtype=torch.float64)
+    out, bad = _call(normalize, W.clone())
+    if bad is not None:
+        return bad
+    if tuple(out.shape) != (12, 7):
+        return Feedback(False, f"Expected shape (12, 7), like W, received {tuple(out.shape)}.",
+                        f"Forme attendue (12, 7), comme W, reçue {tuple(out.shape)}.")
+    out = out.detach().to(torch.float64)
+    if torch.allclose(out, normalize_columns(W), atol=1e-6):
+        return Feedback(True, "Right: every atom has unit length and keeps its direction.",
+                        "Juste : chaque atome est de norme 1 et garde sa direction.")
+    if torch.allclose(out, W / W.norm(dim=1, keepdim=True), atol=1e-6):
+        return Feedback(False, "You normalised the rows; the atoms are the columns (dim=0).",
+                        "Vous avez normalisé les lignes ; les atomes sont les colonnes (dim=0).")
+    if torch.allclose(out, W / W.norm(), atol=1e-6):
+        return Feedback(False, "You divided by the norm of the whole matrix; divide each column "
+                               "by its own norm.",
+                        "Vous avez divisé par la norme de toute la matrice ; divisez chaque "
+                        "colonne par sa propre norme.")
+    norms = out.norm(dim=0)
+    if not torch.allclose(norms, torch.ones_like(norms), atol=1e-6):
+        return Feedback(False, f"The column norms are {norms.numpy().round(3).tolist()}, not all 1.",
+                        f"Les normes des colonnes valent {norms.numpy().round(3).tolist()}, "
+                        "pas toutes 1.")
+    return Feedback(False, "The columns have unit norm but changed direction: only rescale them.",
+                    "Les colonnes sont de norme 1 mais ont changé de direction : "
+                    "changez seulement leur échelle.")
+
+
+def check_lambda_for_k(lambda_for_k: Callable[[Tensor, Tensor, int], float]) -> Feedback:
+    """Check ``lambda_for_k(y, W, k)``: a λ for which the sparse code of y has k non-zeros.
+
+    y is (n,), W is (n, m); the code is computed by FISTA to convergence.
+    """
+    from .solvers import fista
+
+    g = torch.Generator().manual_seed(4)
+    W = torch.randn(20, 40, generator=g, dtype=torch.float64)
+    W = W / W.norm(dim=0)
+    y = torch.randn(20, generator=g, dtype=torch.float64)
+    for k in (1, 3, 8):
+        try:
+            lam = lambda_for_k(y.clone(), W.clone(), k)
+        except NotImplementedError:
+            return Feedback(False, "Not implemented yet: replace the `raise NotImplementedError`.",
+                            "Pas encore implémenté : remplacez le `raise NotImplementedError`.")
+        except Exception as err:
+            msg = f"{type(err).__name__}: {err}"
+            return Feedback(False, f"Your function raised {msg}", f"Votre fonction a levé {msg}")
+        try:
+            lam = float(lam)
+        except (TypeError, ValueError):
+            return Feedback(False, f"Expected a number, received {type(lam).__name__}.",
+                            f"Un nombre est attendu, reçu : {type(lam).__name__}.")
+        if not lam >= 0:
+            return Feedback(False, f"For k = {k} you return λ = {lam}; λ must be >= 0.",
+                            f"Pour k = {k} vous renvoyez λ = {lam} ; λ doit être >= 0.")
+        z, _ = fista(y[None], W, lam, max_iter=20000, tol=1e-12)
+        nnz = int((z.abs() > 1e-9).sum())
+        if nnz != k:
+            more = "increase λ" if nnz > k else "decrease λ"
+            plus = "augmentez λ" if nnz > k else "diminuez λ"
+            return Feedback(False, f"For k = {k} your λ = {lam:.4g} gives {nnz} non-zero "
+                                   f"components: {more}.",
+                            f"Pour k = {k} votre λ = {lam:.4g} donne {nnz} composantes non "
+                            f"nulles : {plus}.")
+    return Feedback(True, "Right: your λ gives exactly k non-zero components for k = 1, 3, 8.",
+                    "Juste : votre λ donne exactement k composantes non nulles pour k = 1, 3, 8.")
+
+
+def check_shrink(shrink: Callable[[Tensor, float], Tensor]) -> Feedback:
+    """Check ``shrink(v, theta)`` = sign(v) · max(|v| − θ, 0), elementwise."""
+    v = torch.linspace(-3, 3, 61, dtype=torch.float64)
+    theta = 0.75
+    out, bad = _call(shrink, v.clone(), theta)
+    if bad is not None:
+        return bad
+    if tuple(out.shape) != tuple(v.shape):
+        return Feedback(False, f"Expected the shape of v, {tuple(v.shape)}, received {tuple(out.shape)}.",
+                        f"La forme de v, {tuple(v.shape)}, est attendue ; reçue {tuple(out.shape)}.")
+    out = out.detach().to(torch.float64)
+    right = torch.sign(v) * torch.clamp(v.abs() - theta, min=0)
+    if torch.allclose(out, right, atol=1e-6):
+        return Feedback(True, "Right: small values go to zero, the others move θ towards zero.",
+                        "Juste : les petites valeurs tombent à zéro, les autres se rapprochent "
+                        "de zéro de θ.")
+    guesses = [
+        (torch.where(v.abs() > theta, v, torch.zeros_like(v)),
+         "This is hard thresholding: the values above θ must also move θ towards zero.",
+         "C'est un seuillage dur : les valeurs au-delà de θ doivent aussi se rapprocher de zéro de θ."),
+        (torch.clamp(v - theta, min=0),
+         "Negative values are lost: shrink |v|, then put the sign back.",
+         "Les valeurs négatives sont perdues : rétrécissez |v|, puis remettez le signe."),
+        (torch.sign(v) * (v.abs() - theta),
+         "Values smaller than θ must become exactly 0, not change sign.",
+         "Les valeurs plus petites que θ doivent devenir exactement 0, pas changer de signe."),
+    ]
+    for value, en, fr in guesses:
+        if torch.allclose(out, value, atol=1e-6):
+            return Feedback(False, en, fr)
+    i = int((out - right).abs().argmax())
+    return Feedback(False, f"For v = {v[i]:.2f} and θ = {theta} you give {out[i]:.3f}, "
+                           f"expected {right[i]:.3f}.",
+                    f"Pour v = {v[i]:.2f} et θ = {theta} vous donnez {out[i]:.3f}, "
+                    f"attendu {right[i]:.3f}.")
+
+
+def check_ista_step(step: Callable[[Tensor, Tensor, Tensor, float, float], Tensor]) -> Feedback:
+    """Check ``step(z, y, W, lam, L)``: one ISTA step z − ∇f(z)/L, then shrinkage by λ/L.
+
+    Shapes: z (B, m), y (B, n), W (n, m); f(z) = ‖y − W z‖², so ∇f(z) = 2 Wᵀ(W z − y).
+    """
+    from .solvers import lipschitz
+
+    g = torch.Generator().manual_seed(5)
+    W = torch.randn(10, 16, generator=g, dtype=torch.float64)
+    W = W / W.norm(dim=0)
+    y = torch.randn(4, 10, generator=g, dtype=torch.float64)
+    z = torch.randn(4, 16, generator=g, dtype=torch.float64) * 0.3
+    lam, L = 0.4, lipschitz(W)
+    out, bad = _call(step, z.clone(), y.clone(), W.clone(), lam, L)
+    if bad is not None:
+        return bad
+    if tuple(out.shape) != (4, 16):
+        return Feedback(False, f"Expected the shape of z, (4, 16), received {tuple(out.shape)}.",
+                        f"La forme de z, (4, 16), est attendue ; reçue {tuple(out.shape)}.")
+    out = out.detach().to(torch.float64)
+
+    def h(v, theta):
+        return torch.sign(v) * torch.clamp(v.abs() - theta, min=0)
+
+    grad = 2 * (z @ W.T - y) @ W
+    right = h(z - grad / L, lam / L)
+    if torch.allclose(out, right, atol=1e-6):
+        return Feedback(True, "Right: a gradient step of size 1/L, then a shrink by λ/L.",
+                        "Juste : un pas de gradient de taille 1/L, puis un rétrécissement de λ/L.")
+    guesses = [
+        (z - grad / L, "You took the gradient step but forgot the shrinkage.",
+         "Vous avez fait le pas de gradient mais oublié le rétrécissement."),
+        (h(z - grad / L, lam), "Shrink by λ/L, not by λ: the threshold scales with the step.",
+         "Rétrécissez de λ/L, pas de λ : le seuil suit la taille du pas."),
+        (h(z - (z @ W.T - y) @ W / L, lam / L),
+         "The gradient of ‖y − W z‖² is 2 Wᵀ(W z − y): you lost the factor 2.",
+         "Le gradient de ‖y − W z‖² est 2 Wᵀ(W z − y) : vous avez perdu le facteur 2."),
+        (h(z + grad / L, lam / L), "Step down the gradient: z − ∇f/L, not z + ∇f/L.",
+         "Descendez le gradient : z − ∇f/L, et non z + ∇f/L."),
+    ]
+    for value, en, fr in guesses:
+        if torch.allclose(out, value, atol=1e-6):
+            return Feedback(False, en, fr)
+    return Feedback(False, f"Wrong values: the largest difference is {(out - right).abs().max():.3g}.",
+                    f"Valeurs fausses : le plus grand écart vaut {(out - right).abs().max():.3g}.")

@@ -56,12 +56,13 @@ def mean_free_energy(Y: Tensor, W: Tensor, lam: float, *, max_iter: int = 200, t
 def learn_dictionary(Y: Tensor, m: int, lam: float, *, n_steps: int = 500, batch_size: int = 256,
                      W0: Tensor | None = None, step_scale: float = 1.0, inner_iter: int = 50,
                      normalize: bool = True, resample_unused: bool = True, Y_val: Tensor | None = None,
-                     eval_every: int = 50, seed: int = 0, progress: bool = True
-                     ) -> tuple[Tensor, TrainingCurve]:
+                     eval_every: int = 50, warm_start: bool = True, seed: int = 0,
+                     progress: bool = True) -> tuple[Tensor, TrainingCurve]:
     r"""Learn a dictionary W_d (n, m) for the data Y (N, n) by minibatch alternation.
 
     Each step draws ``batch_size`` rows y, infers z* = argmin_z E(z, y) with FISTA
-    (``inner_iter`` iterations, warm-started at zero), then moves W_d down the gradient
+    (at most ``inner_iter`` iterations, warm-started from the codes these rows had the
+    last time they were drawn, when ``warm_start``), then moves W_d down the gradient
     of the minibatch's mean energy, −(2/B) (y − z* W_dᵀ)ᵀ z*, with the step
     ``step_scale / L_W`` where L_W = 2‖z*ᵀz*/B‖₂ is that gradient's Lipschitz constant,
     and finally renormalises the columns (when ``normalize``).
@@ -80,6 +81,9 @@ def learn_dictionary(Y: Tensor, m: int, lam: float, *, n_steps: int = 500, batch
             training row, so that no atom dies.
         Y_val: optional held-out data (N_val, n) for the curve's held-out energy.
         eval_every: record the curve every this many steps (and at the last step).
+        warm_start: keep every training row's last code (an (N, m) table) and start
+            FISTA from it; the dictionary moves little between visits, so inference
+            needs fewer iterations.
         seed: seed of the minibatch sampling and of the initialisation.
         progress: show a tqdm progress bar.
 
@@ -112,6 +116,7 @@ def learn_dictionary(Y: Tensor, m: int, lam: float, *, n_steps: int = 500, batch
         W = W0.detach().clone().to(Y)
     W = normalize_columns(W) if normalize else W
 
+    codes = torch.zeros(N, m, device=Y.device, dtype=Y.dtype) if warm_start else None
     curve = TrainingCurve([], [], [], [])
     start, eval_seconds = time.perf_counter(), 0.0
     bar = tqdm(range(1, n_steps + 1), disable=not progress, desc="dictionary", unit="step")
@@ -119,7 +124,10 @@ def learn_dictionary(Y: Tensor, m: int, lam: float, *, n_steps: int = 500, batch
         for step in bar:
             idx = torch.randint(N, (min(batch_size, N),), generator=g).to(Y.device)
             y = Y[idx]
-            z, trace = fista(y, W, lam, max_iter=inner_iter, tol=1e-4)
+            z0 = codes[idx] if codes is not None else None
+            z, trace = fista(y, W, lam, z0=z0, max_iter=inner_iter, tol=1e-4)
+            if codes is not None:
+                codes[idx] = z
             B = y.shape[0]
             residual = y - z @ W.T
             grad = -(2.0 / B) * residual.T @ z

@@ -248,3 +248,28 @@ class LatentEnergy(nn.Module):
             best = e.argmin(0)
             idx = torch.arange(B, device=y.device)
             return FreeEnergy(e[best, idx], z[best, idx], n_iter)
+
+
+def sparse_coding_energy(y: Tensor, W: Tensor, z: Tensor, lam: float) -> Tensor:
+    """E(z, y) = ‖y − W z‖² + λ‖z‖₁ per sample: y (B, n), W (n, m), z (B, m) → (B,).
+
+    The sparse-coding energy with a linear decoder whose columns (atoms) are those of
+    W = W_d (no ½ factor); :func:`ebmlib.solvers.ista` and :func:`ebmlib.solvers.fista`
+    minimise it over z.
+    """
+    check.tensor("y", y, ndim=2, shape_doc="(B, n)")
+    check.tensor("W", W, ndim=2, shape_doc="(n, m)")
+    check.tensor("z", z, ndim=2, shape_doc=f"(B, {W.shape[1]})")
+    lam = check.nonnegative("lam", lam)
+    for name, t in (("W", W), ("z", z)):
+        if t.device != y.device or t.dtype != y.dtype:
+            raise ValueError(f"arguments 'y' and '{name}': expected the same device and dtype, "
+                             f"received {y.device}/{y.dtype} and {t.device}/{t.dtype}")
+    if y.shape[1] != W.shape[0]:
+        raise ValueError(f"arguments 'y' and 'W': expected y of shape (B, n) with n = {W.shape[0]} "
+                         f"(the rows of W), received y of shape {tuple(y.shape)}")
+    if z.shape[1] != W.shape[1]:
+        raise ValueError(f"arguments 'z' and 'W': expected z of shape (B, m) with m = {W.shape[1]} "
+                         f"(the columns of W), received z of shape {tuple(z.shape)}")
+    check.same_rows("y", y, "z", z)
+    return squared_error(y, z @ W.T) + lam * z.abs().sum(1)

@@ -71,3 +71,45 @@ def energy_landscapes(F: Sequence[Tensor], titles: Sequence[str],
         ax.set_ylabel("$y_2$")
     fig.colorbar(im, ax=axes, shrink=0.85, label="$F(y)$")
     return fig
+
+
+def atom_grid(W: Tensor | np.ndarray, shape: tuple[int, ...], *, ncols: int | None = None,
+              panel_size: float = 0.45, title: str | None = None, cmap: str = "gray") -> Figure:
+    """Show the columns of a dictionary W_d (n, m) as a grid of m small images.
+
+    Args:
+        W: the dictionary, (n, m), n = prod(shape); or (m, *shape) already shaped (e.g.
+            convolution kernels (m, h, w)).
+        shape: the image shape of one atom, (h, w) or (3, h, w) for colour atoms.
+        ncols: columns of the grid (default: a square-ish grid).
+        panel_size: inches per atom.
+        title: optional figure title.
+        cmap: colour map for grey atoms; each atom uses a scale symmetric around 0, so
+            mid-grey is zero.
+    """
+    a = _np(W)
+    n_pixels = int(np.prod(shape))
+    if a.ndim == 2 and a.shape[0] == n_pixels:
+        atoms = a.T.reshape(-1, *shape)
+    elif a.ndim >= 2 and a[0].size == n_pixels:
+        atoms = a.reshape(-1, *shape)
+    else:
+        raise ValueError(f"argument 'W': expected shape ({n_pixels}, m) or (m, *{shape}), "
+                         f"received {a.shape}")
+    m = atoms.shape[0]
+    ncols = ncols or int(np.ceil(np.sqrt(m)))
+    nrows = int(np.ceil(m / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size * ncols, panel_size * nrows),
+                             squeeze=False, gridspec_kw={"wspace": 0.06, "hspace": 0.06})
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, atom in zip(axes.flat, atoms, strict=False):
+        if atom.ndim == 3:  # colour: (3, h, w) → (h, w, 3), scaled to [0, 1] around grey
+            v = np.abs(atom).max() or 1.0
+            ax.imshow(np.clip(0.5 + 0.5 * np.moveaxis(atom, 0, -1) / v, 0, 1))
+        else:
+            v = np.abs(atom).max() or 1.0
+            ax.imshow(atom, cmap=cmap, vmin=-v, vmax=v)
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -98,3 +98,55 @@ def test_checker_inputs_are_float64_tensors():
 
     check_toy_energy(spy)
     assert seen["dtype"] == (torch.float64, torch.float64)
+
+
+def test_normalize_checker(monkeypatch):
+    from ebmlib.checks import check_normalize
+
+    monkeypatch.setenv("EBMLIB_LANG", "en")
+    assert check_normalize(lambda W: W / W.norm(dim=0, keepdim=True))
+    rows = check_normalize(lambda W: W / W.norm(dim=1, keepdim=True))
+    assert not rows and "rows" in str(rows)
+    whole = check_normalize(lambda W: W / W.norm())
+    assert not whole and "whole matrix" in str(whole)
+    assert not check_normalize(lambda W: -W / W.norm(dim=0, keepdim=True))
+
+
+def test_lambda_for_k_checker(monkeypatch):
+    from ebmlib.checks import check_lambda_for_k
+    from ebmlib.solvers import fista
+
+    monkeypatch.setenv("EBMLIB_LANG", "en")
+
+    def bisect(y, W, k):
+        low, high = 0.0, 2 * float((W.T @ y).abs().max())
+        for _ in range(100):
+            lam = (low + high) / 2
+            count = int((fista(y[None], W, lam, max_iter=20000, tol=1e-12)[0].abs() > 1e-9).sum())
+            if count == k:
+                return lam
+            low, high = (lam, high) if count > k else (low, lam)
+        return lam
+
+    assert check_lambda_for_k(bisect)
+    too_small = check_lambda_for_k(lambda y, W, k: 1e-6)
+    assert not too_small and "increase λ" in str(too_small)
+    assert not check_lambda_for_k(lambda y, W, k: -1.0)
+
+
+def test_shrink_and_ista_step_checkers(monkeypatch):
+    from ebmlib.checks import check_ista_step, check_shrink
+
+    monkeypatch.setenv("EBMLIB_LANG", "en")
+
+    def h(v, t):
+        return torch.sign(v) * torch.clamp(v.abs() - t, min=0)
+
+    assert check_shrink(h)
+    hard = check_shrink(lambda v, t: torch.where(v.abs() > t, v, torch.zeros_like(v)))
+    assert not hard and "hard thresholding" in str(hard)
+    assert check_ista_step(lambda z, y, W, lam, L: h(z - 2 * (z @ W.T - y) @ W / L, lam / L))
+    no_shrink = check_ista_step(lambda z, y, W, lam, L: z - 2 * (z @ W.T - y) @ W / L)
+    assert not no_shrink and "forgot the shrinkage" in str(no_shrink)
+    wrong_threshold = check_ista_step(lambda z, y, W, lam, L: h(z - 2 * (z @ W.T - y) @ W / L, lam))
+    assert not wrong_threshold and "λ/L" in str(wrong_threshold)

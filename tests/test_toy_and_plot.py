@@ -63,3 +63,13 @@ def test_small_multiple_rejects_bad_input():
         energy_landscapes([torch.rand(4)], ["a", "b"], (-1, 1, -1, 1))
     with pytest.raises(ValueError, match=r"'F\[0\]'.*square"):
         energy_landscapes([torch.rand(5)], ["a"], (-1, 1, -1, 1))
+
+
+def test_atom_grid_shows_every_atom():
+    from ebmlib.plot import atom_grid
+
+    fig = atom_grid(torch.randn(36, 10), (6, 6), ncols=4)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(shown) == 10
+    with pytest.raises(ValueError, match="'W'"):
+        atom_grid(torch.randn(35, 10), (6, 6))

