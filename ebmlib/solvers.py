@@ -33,6 +33,8 @@ from .energy import soft_threshold
 
 __all__ = ["fista", "ista", "lipschitz", "shrink"]
 
+_BLOCK = 512  # iterations per block of the energy trace
+
 
 def shrink(x: Tensor, theta: Tensor | float) -> Tensor:
     """Soft thresholding h_θ(x) = sign(x) · max(|x| − θ, 0), elementwise.
@@ -230,12 +232,19 @@ def _solve(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None, max_iter: int
     x_prev, s_prev = z, lin(z)
     v, s_v = x_prev, s_prev
     t = 1.0
-    trace = []
+    # The trace is written into blocks of _BLOCK iterations: appending one small (B,) tensor
+    # per iteration between large temporaries fragments glibc's heap (gigabytes after
+    # 10,000 iterations).
+    blocks = [y.new_empty(min(max_iter, _BLOCK), B)]
+    done = 0
     for _ in range(max_iter):
         x = soft_threshold(pre_shrink(v, s_v), eta)
         s_x = lin(x)
         xd = x.detach()
-        trace.append(energy(xd, s_x.detach()))
+        if done == len(blocks) * _BLOCK:
+            blocks.append(y.new_empty(min(max_iter - done, _BLOCK), B))
+        blocks[-1][done % _BLOCK] = energy(xd, s_x.detach())
+        done += 1
         if tol > 0:
             xpd = x_prev.detach()
             change = torch.linalg.vector_norm(xd - xpd) / torch.linalg.vector_norm(xpd).clamp(min=tiny)
@@ -251,4 +260,4 @@ def _solve(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None, max_iter: int
         else:
             v, s_v = x, s_x
         x_prev, s_prev = x, s_x
-    return x_prev, torch.stack(trace)
+    return x_prev, torch.cat(blocks)[:done]
