@@ -27,6 +27,7 @@ import math
 
 import torch
 from torch import Tensor
+from torch.nn import functional
 
 from . import _validate as check
 from .energy import soft_threshold
@@ -114,7 +115,7 @@ def ista(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None = None, max_iter
 
 
 def fista(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None = None, max_iter: int = 1000,
-          tol: float = 1e-6, L: float | None = None) -> tuple[Tensor, Tensor]:
+          tol: float = 1e-6, L: float | None = None, restart: bool = False) -> tuple[Tensor, Tensor]:
     """FISTA (Beck & Teboulle, 2009): ISTA with momentum, same arguments as :func:`ista`.
 
     With t_1 = 1 and v_1 = z0: x_k = h_{λ/L}(v_k − ∇f(v_k)/L),
@@ -125,15 +126,27 @@ def fista(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None = None, max_ite
     the extrapolated point is a linear combination of the images of the iterates, so it
     costs no extra product.
 
+    With ``restart=True`` the momentum of a sample is reset (t = 1) whenever its last step
+    went against the previous one, (v_k − x_k)·(x_k − x_{k−1}) > 0: the gradient-based
+    adaptive restart of O'Donoghue & Candès (2015). It often saves many iterations when
+    the solution is very sparse; the default is the textbook algorithm.
+
     Returns:
         ``(z, trace)``: the last iterate x_T, (B, m), and the energies of the iterates
         x_1 … x_T (not of the extrapolated points), (T, B), detached. The trace need not
         decrease monotonically.
     """
-    return _solve(y, W, lam, z0=z0, max_iter=max_iter, tol=tol, L=L, fast=True)
+    return _solve(y, W, lam, z0=z0, max_iter=max_iter, tol=tol, L=L, fast=True, restart=restart)
 
 
 # -- implementation -------------------------------------------------------------------
+
+def _shrink_scalar(v: Tensor, eta: float) -> Tensor:
+    """h_η(v) for a scalar η: one fused kernel (softshrink) where autograd allows it."""
+    if eta > 0 and not v.requires_grad:
+        return functional.softshrink(v, eta)
+    return soft_threshold(v, eta)
+
 
 def _use_precomputed(B: int, n: int, m: int, max_iter: int) -> bool:
     """True when the S = I − (2/L) WᵀW form costs fewer flops than working with W.
@@ -184,7 +197,8 @@ def _check_problem(y: Tensor, W: Tensor, lam: float, z0: Tensor | None, max_iter
 
 
 def _solve(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None, max_iter: int, tol: float,
-           L: float | None, fast: bool, path: str = "auto") -> tuple[Tensor, Tensor]:
+           L: float | None, fast: bool, path: str = "auto", restart: bool = False
+           ) -> tuple[Tensor, Tensor]:
     """ISTA (``fast=False``) or FISTA (``fast=True``); ``path`` forces "precomputed" or "direct"."""
     lam, tol, L = _check_problem(y, W, lam, z0, max_iter, tol, L)
     B, n = y.shape
@@ -203,7 +217,7 @@ def _solve(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None, max_iter: int
         We_y = c * (y @ W)  # W_eᵀy for every sample, (B, m)
         S = torch.eye(m, device=W.device, dtype=W.dtype) - c * (W.T @ W)
         yy = y.detach().pow(2).sum(1)
-        We_y_d = We_y.detach()
+        We_y2 = 2 * We_y.detach()
 
         def lin(z: Tensor) -> Tensor:  # z S, (B, m)
             return z @ S
@@ -213,8 +227,8 @@ def _solve(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None, max_iter: int
 
         def energy(z: Tensor, s: Tensor) -> Tensor:
             # ‖y − W z‖² = ‖y‖² − 2 b·z + z·Gz with G z = (z − z S)/c and b = W_eᵀy / c
-            quad = (z * (z - s - 2 * We_y_d)).sum(1) / c
-            return (yy + quad).clamp(min=0) + lam * z.abs().sum(1)
+            quad = torch.linalg.vecdot(z, (z - s).sub_(We_y2)) / c
+            return (yy + quad).clamp(min=0) + lam * torch.linalg.vector_norm(z, ord=1, dim=1)
     elif path == "direct":
         def lin(z: Tensor) -> Tensor:  # W z for every sample, (B, n)
             return z @ W.T
@@ -223,7 +237,7 @@ def _solve(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None, max_iter: int
             return z - c * ((s - y) @ W)
 
         def energy(z: Tensor, s: Tensor) -> Tensor:
-            return (y.detach() - s).pow(2).sum(1) + lam * z.abs().sum(1)
+            return (y.detach() - s).pow(2).sum(1) + lam * torch.linalg.vector_norm(z, ord=1, dim=1)
     else:
         raise ValueError(f"argument 'path': expected 'auto', 'precomputed' or 'direct', "
                          f"received {path!r}")
@@ -231,14 +245,14 @@ def _solve(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None, max_iter: int
     tiny = torch.finfo(y.dtype).tiny
     x_prev, s_prev = z, lin(z)
     v, s_v = x_prev, s_prev
-    t = 1.0
+    t = y.new_ones(B, 1) if restart else 1.0  # FISTA's momentum; per sample with restarts
     # The trace is written into blocks of _BLOCK iterations: appending one small (B,) tensor
     # per iteration between large temporaries fragments glibc's heap (gigabytes after
     # 10,000 iterations).
     blocks = [y.new_empty(min(max_iter, _BLOCK), B)]
     done = 0
     for _ in range(max_iter):
-        x = soft_threshold(pre_shrink(v, s_v), eta)
+        x = _shrink_scalar(pre_shrink(v, s_v), eta)
         s_x = lin(x)
         xd = x.detach()
         if done == len(blocks) * _BLOCK:
@@ -252,10 +266,14 @@ def _solve(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None, max_iter: int
                 x_prev = x
                 break
         if fast:
-            t_next = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
-            beta = (t - 1.0) / t_next
-            v = x + beta * (x - x_prev)
-            s_v = s_x + beta * (s_x - s_prev)
+            if restart:
+                against = ((v.detach() - xd) * (xd - x_prev.detach())).sum(1, keepdim=True) > 0
+                t = torch.where(against, torch.ones_like(t), t)
+            sqrt = torch.sqrt if restart else math.sqrt
+            t_next = (1.0 + sqrt(1.0 + 4.0 * t * t)) / 2.0
+            weight = 1.0 + (t - 1.0) / t_next  # v = x + β (x − x_prev) = lerp(x_prev, x, 1 + β)
+            v = torch.lerp(x_prev, x, weight)
+            s_v = torch.lerp(s_prev, s_x, weight)
             t = t_next
         else:
             v, s_v = x, s_x
