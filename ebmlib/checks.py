@@ -84,6 +84,18 @@ def _shape(out: Tensor, want: tuple[int, ...]) -> Feedback | None:
     return None
 
 
+def _run(fn: Callable[..., object], args: tuple, shape: tuple[int, ...], like_en: str,
+         like_fr: str) -> tuple[Tensor | None, Feedback | None]:
+    """Call the student's function, check that it returns a tensor of ``shape``; float64 out."""
+    out, bad = _call(fn, *args)
+    if bad is not None:
+        return None, bad
+    if tuple(out.shape) != shape:
+        return None, Feedback(False, f"Expected {like_en}, {shape}, received {tuple(out.shape)}.",
+                              f"{like_fr}, {shape}, est attendue ; reçue {tuple(out.shape)}.")
+    return out.detach().to(torch.float64), None
+
+
 def check_toy_energy(energy: Callable[[Tensor, Tensor, float], Tensor]) -> Feedback:
     """Check ``energy(y, z, lam)`` = ‖y − c(t) − u‖² + λ(|u₁| + |u₂|) for z = (t, u₁, u₂).
 
@@ -181,13 +193,9 @@ def check_normalize(normalize: Callable[[Tensor], Tensor]) -> Feedback:
 
     g = torch.Generator().manual_seed(3)
     W = torch.randn(12, 7, generator=g, dtype=torch.float64) * torch.arange(1, 8, dtype=torch.float64)
-    out, bad = _call(normalize, W.clone())
+    out, bad = _run(normalize, (W.clone(),), (12, 7), "the shape of W", "La forme de W")
     if bad is not None:
         return bad
-    if tuple(out.shape) != (12, 7):
-        return Feedback(False, f"Expected shape (12, 7), like W, received {tuple(out.shape)}.",
-                        f"Forme attendue (12, 7), comme W, reçue {tuple(out.shape)}.")
-    out = out.detach().to(torch.float64)
     if torch.allclose(out, normalize_columns(W), atol=1e-6):
         return Feedback(True, "Right: every atom has unit length and keeps its direction.",
                         "Juste : chaque atome est de norme 1 et garde sa direction.")
@@ -254,13 +262,9 @@ def check_shrink(shrink: Callable[[Tensor, float], Tensor]) -> Feedback:
     """Check ``shrink(v, theta)`` = sign(v) · max(|v| − θ, 0), elementwise."""
     v = torch.linspace(-3, 3, 61, dtype=torch.float64)
     theta = 0.75
-    out, bad = _call(shrink, v.clone(), theta)
+    out, bad = _run(shrink, (v.clone(), theta), tuple(v.shape), "the shape of v", "La forme de v")
     if bad is not None:
         return bad
-    if tuple(out.shape) != tuple(v.shape):
-        return Feedback(False, f"Expected the shape of v, {tuple(v.shape)}, received {tuple(out.shape)}.",
-                        f"La forme de v, {tuple(v.shape)}, est attendue ; reçue {tuple(out.shape)}.")
-    out = out.detach().to(torch.float64)
     right = torch.sign(v) * torch.clamp(v.abs() - theta, min=0)
     if torch.allclose(out, right, atol=1e-6):
         return Feedback(True, "Right: small values go to zero, the others move θ towards zero.",
@@ -300,13 +304,10 @@ def check_ista_step(step: Callable[[Tensor, Tensor, Tensor, float, float], Tenso
     y = torch.randn(4, 10, generator=g, dtype=torch.float64)
     z = torch.randn(4, 16, generator=g, dtype=torch.float64) * 0.3
     lam, L = 0.4, lipschitz(W)
-    out, bad = _call(step, z.clone(), y.clone(), W.clone(), lam, L)
+    out, bad = _run(step, (z.clone(), y.clone(), W.clone(), lam, L), (4, 16), "the shape of z",
+                    "La forme de z")
     if bad is not None:
         return bad
-    if tuple(out.shape) != (4, 16):
-        return Feedback(False, f"Expected the shape of z, (4, 16), received {tuple(out.shape)}.",
-                        f"La forme de z, (4, 16), est attendue ; reçue {tuple(out.shape)}.")
-    out = out.detach().to(torch.float64)
 
     def h(v, theta):
         return torch.sign(v) * torch.clamp(v.abs() - theta, min=0)
