@@ -150,3 +150,36 @@ def test_shrink_and_ista_step_checkers(monkeypatch):
     assert not no_shrink and "forgot the shrinkage" in str(no_shrink)
     wrong_threshold = check_ista_step(lambda z, y, W, lam, L: h(z - 2 * (z @ W.T - y) @ W / L, lam))
     assert not wrong_threshold and "λ/L" in str(wrong_threshold)
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_lista_checkers(monkeypatch, lang):
+    from ebmlib.checks import check_lista_layer, check_lista_matrices
+    from ebmlib.solvers import lipschitz
+
+    monkeypatch.setenv("EBMLIB_LANG", lang)
+
+    def matrices(W, lam, factor=2.0, eye=True, threshold=None):
+        L = lipschitz(W)
+        S = -factor / L * W.T @ W
+        if eye:
+            S = S + torch.eye(W.shape[1], dtype=W.dtype)
+        return factor / L * W, S, lam / L if threshold is None else threshold
+
+    assert check_lista_matrices(matrices)
+    half = check_lista_matrices(lambda W, lam: matrices(W, lam, factor=1.0))
+    assert not half and ("factor 2" in str(half) or "facteur 2" in str(half))
+    no_eye = check_lista_matrices(lambda W, lam: matrices(W, lam, eye=False))
+    assert not no_eye and ("identity" in str(no_eye) or "identité" in str(no_eye))
+    assert not check_lista_matrices(lambda W, lam: matrices(W, lam, threshold=lam))
+    assert not check_lista_matrices(lambda W, lam: (W, W))
+
+    def h(v, t):
+        return torch.sign(v) * torch.clamp(v.abs() - t, min=0)
+
+    assert check_lista_layer(lambda z, y, W_e, S, t: h(y @ W_e + z @ S.T, t))
+    transposed = check_lista_layer(lambda z, y, W_e, S, t: h(y @ W_e + z @ S, t))
+    assert not transposed and "z @ S.T" in str(transposed)
+    no_shrink = check_lista_layer(lambda z, y, W_e, S, t: y @ W_e + z @ S.T)
+    assert not no_shrink and "h_θ" in str(no_shrink)
+    assert not check_lista_layer(lambda z, y, W_e, S, t: h(y @ W_e, t))

@@ -1,0 +1,212 @@
+"""Benchmark: LISTA against ISTA and FISTA, on MNIST codes and on the standard synthetic problem.
+
+    flock /tmp/ebm-heavy.lock python bench/bench_lista.py          (or: make bench)
+    options: --part mnist|synthetic|all, --device cpu|cuda, --quick (a short smoke run)
+
+MNIST (the chapter's setting): the 256-atom dictionary W_d learned on the training digits
+(bench/common.py:mnist_dictionary), λ = 0.5, energy E(z, y) = ‖y − W_d z‖² + λ‖z‖₁ (no ½).
+Targets z* are FISTA codes (float64, 4,000 iterations). For K = 1, 2, 4, 8, 16 it measures
+‖z_K − z*‖² / ‖z*‖² (summed over the held-out digits) for ISTA and FISTA run K and 10·K
+iterations, and for LISTA with K steps (untied, initialised from ISTA, trained by
+back-propagation through time on the code-prediction loss ‖z_K − z*‖² with Adam).
+Goal: LISTA(K) <= FISTA(10·K) for every K <= 8. Then the time to encode 1,000 digits at
+equal error: FISTA runs the smallest number of iterations that reaches LISTA's error.
+Goal: LISTA at least 10× faster.
+
+Synthetic (Chen et al. 2018, Liu et al. 2019): A (250, 500), A_ij ~ N(0, 1/250), columns
+normalised; x has a Bernoulli(0.1) support with N(0, 1) values; y = A x (noiseless);
+K = 16; NMSE = 10 log10(Σ‖x̂ − x‖² / Σ‖x‖²) on 1,000 held-out samples. Convention: those
+papers minimise ½‖y − A x‖² + λ'‖x‖₁ with λ' = 0.1; multiplied by 2 this is our
+‖y − A x‖² + λ‖x‖₁ with λ = 2λ' = 0.2 (same minimiser, same ISTA iterates: our L is
+2σ_max², theirs σ_max², and the threshold λ/L = λ'/σ_max² is the same). The LISTA target
+is the true x, not a lasso code; training draws a fresh batch every step. Two trainings:
+end-to-end (all 16 layers from the start), and stage-wise (layer k = 1 … 16 is trained
+with the layers below it, then a fine-tuning of all layers at a lower learning rate).
+Goals: LISTA <= −20 dB; stage-wise toward −30 dB.
+
+Everything runs in this process; training times are wall clock on this machine's threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+
+import torch
+from common import best_time, digits, mnist_dictionary
+
+from ebmlib.lista import LISTA, relative_error
+from ebmlib.solvers import fista, ista
+
+KS = (1, 2, 4, 8, 16)
+
+
+def db(x: float) -> float:
+    return 10 * math.log10(max(x, 1e-30))
+
+
+def first_reaching(error, target: float, limit: int = 20000) -> int:
+    """The smallest k with error(k) <= target, by doubling then bisection (error ~ decreasing)."""
+    high = 1
+    while high < limit and error(high) > target:
+        high *= 2
+    low = high // 2  # error(low) > target, or low = 0
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (low, mid) if error(mid) <= target else (mid, high)
+    return high
+
+
+def mnist(device: torch.device, quick: bool) -> None:
+    train, test, source = digits()
+    start = time.perf_counter()
+    W = mnist_dictionary(train).to(device)
+    t_dict = time.perf_counter() - start
+    lam = 0.5
+    train, test = train.to(device), test.to(device)
+    start = time.perf_counter()
+    ref_iter = 500 if quick else 4000
+    z_train = fista(train.double(), W.double(), lam, max_iter=ref_iter, tol=0)[0].float()
+    z_test = fista(test.double(), W.double(), lam, max_iter=ref_iter, tol=0)[0].float()
+    t_codes = time.perf_counter() - start
+    print(f"MNIST: {source}, {len(train)} training and {len(test)} held-out digits, device "
+          f"{device}, {torch.get_num_threads()} threads; dictionary {t_dict:.0f} s, FISTA targets "
+          f"({ref_iter} iterations, float64) {t_codes:.0f} s")
+
+    def err(solver, k):
+        return relative_error(solver(test, W, lam, max_iter=k, tol=0)[0], z_test)
+
+    n_train = 300 if quick else 3000
+    rows, models = [], {}
+    for K in KS:
+        model = LISTA.from_dictionary(W, lam, K, tied=False)
+        start = time.perf_counter()
+        model.fit(train, z_train, n_steps=n_train, batch_size=256, lr=1e-3, progress=False)
+        model.fit(train, z_train, n_steps=n_train // 3, batch_size=256, lr=2e-4, progress=False)
+        seconds = time.perf_counter() - start
+        tied = LISTA.from_dictionary(W, lam, K, tied=True)
+        tied.fit(train, z_train, n_steps=n_train, batch_size=256, lr=1e-3, progress=False)
+        models[K] = model
+        rows.append((K, err(ista, K), err(fista, K), err(ista, 10 * K), err(fista, 10 * K),
+                     tied.evaluate(test, z_test), model.evaluate(test, z_test), seconds))
+    print("\nHeld-out ‖z_K − z*‖² / ‖z*‖² (summed over the digits)")
+    head = ("K", "ISTA K", "FISTA K", "ISTA 10K", "FISTA 10K", "LISTA tied", "LISTA",
+            "≤ FISTA 10K", "train s")
+    print(" | ".join(f"{h:>11}" for h in head))
+    for K, ei, ef, ei10, ef10, et, el, s in rows:
+        ok = "yes" if el <= ef10 else "NO"
+        print(" | ".join(f"{c:>11}" for c in (K, f"{ei:.4f}", f"{ef:.4f}", f"{ei10:.4f}",
+                                              f"{ef10:.4f}", f"{et:.4f}", f"{el:.4f}", ok,
+                                              f"{s:.0f}")))
+    met = all(el <= ef10 for K, _, _, _, ef10, _, el, _ in rows if K <= 8)
+    print(f"goal LISTA(K) <= FISTA(10K) for every K <= 8: {'met' if met else 'MISSED'}")
+
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    y = test[:1000]
+    print("\nTime to encode 1,000 digits at equal error (best of 3)")
+    head = ("K", "LISTA err", "FISTA it", "FISTA err", "LISTA s", "FISTA s", "speed-up")
+    print(" | ".join(f"{h:>10}" for h in head))
+    for K in (1, 4, 8, 16):
+        model = models[K]
+        target = model.evaluate(y, z_test[:1000])
+        k = first_reaching(lambda k: relative_error(fista(y, W, lam, max_iter=k, tol=0)[0],
+                                                    z_test[:1000]), target)
+        ek = relative_error(fista(y, W, lam, max_iter=k, tol=0)[0], z_test[:1000])
+
+        def run_lista():
+            model.encode(y)
+            sync()
+
+        def run_fista():
+            fista(y, W, lam, max_iter=k, tol=0)
+            sync()
+
+        t_l, t_f = best_time(run_lista), best_time(run_fista)
+        print(" | ".join(f"{c:>10}" for c in (K, f"{target:.4f}", k, f"{ek:.4f}", f"{t_l:.4f}",
+                                              f"{t_f:.4f}", f"{t_f / t_l:.1f}×")))
+    print("goal: at least 10× faster")
+
+
+def synthetic(device: torch.device, quick: bool, seconds_budget: float) -> None:
+    n, m, K, p = 250, 500, 16, 0.1
+    gen = torch.Generator().manual_seed(0)
+    A = torch.randn(n, m, generator=gen) / math.sqrt(n)
+    A = (A / A.norm(dim=0)).to(device)
+
+    def sample(B: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.randn(B, m, generator=g) * (torch.rand(B, m, generator=g) < p)
+        x = x.to(device)
+        return x @ A.T, x
+
+    y_test, x_test = sample(1000, torch.Generator().manual_seed(1))
+    y_val, x_val = sample(1000, torch.Generator().manual_seed(2))
+    lam = 0.2  # = 2 × 0.1 in the ½‖y − A x‖² + 0.1‖x‖₁ convention of the papers
+    e_ista = relative_error(ista(y_test, A, lam, max_iter=K, tol=0)[0], x_test)
+    e_fista = relative_error(fista(y_test, A, lam, max_iter=K, tol=0)[0], x_test)
+    print(f"\nSynthetic: A (250, 500), Bernoulli({p}) × N(0, 1), noiseless, K = {K}, λ = {lam} "
+          f"(λ' = 0.1 with ½), device {device}, {torch.get_num_threads()} threads")
+    results = [("ISTA", db(e_ista), 0.0), ("FISTA", db(e_fista), 0.0)]
+
+    def batches(seed: int):
+        g = torch.Generator().manual_seed(seed)
+        return lambda step: sample(64, g)
+
+    scale = 0.1 if quick else 1.0
+    # end to end: all layers from the start
+    model = LISTA.from_dictionary(A, lam, K, tied=False)
+    start = time.perf_counter()
+    for lr, steps in ((5e-4, 3000), (1e-4, 1000), (1e-5, 500)):
+        model.fit(batches(10), n_steps=max(1, int(steps * scale)), lr=lr, progress=False)
+    t_e2e = time.perf_counter() - start
+    results.append(("LISTA, end to end", db(model.evaluate(y_test, x_test)), t_e2e))
+
+    # stage-wise: layer k with the layers below it, then fine-tuning of all of them
+    model = LISTA.from_dictionary(A, lam, K, tied=False)
+    start = time.perf_counter()
+    per_stage = max(1, int(300 * scale))
+    history = []
+    for k in range(1, K + 1):
+        model.fit(batches(100 + k), n_steps=per_stage, lr=5e-4, steps=k, progress=False)
+        model.fit(batches(200 + k), n_steps=per_stage // 3 or 1, lr=1e-4, steps=k, progress=False)
+        history.append(db(model.evaluate(y_val, x_val, steps=k)))
+    stagewise_layers = time.perf_counter() - start
+    for lr, steps in ((1e-4, 1500), (2e-5, 700), (5e-6, 300)):
+        if time.perf_counter() - start > seconds_budget:
+            break
+        model.fit(batches(300), n_steps=max(1, int(steps * scale)), lr=lr, progress=False)
+    t_stage = time.perf_counter() - start
+    results.append(("LISTA, stage-wise", db(model.evaluate(y_test, x_test)), t_stage))
+    print("validation NMSE (dB) after each stage: " + ", ".join(f"{h:.1f}" for h in history)
+          + f" ({stagewise_layers:.0f} s)")
+    print("\nNMSE on 1,000 held-out samples, K = 16")
+    print(f"{'method':>20} | {'NMSE dB':>8} | {'train s':>8}")
+    for name, value, s in results:
+        print(f"{name:>20} | {value:8.1f} | {s:8.0f}")
+    print("published reproductions: ISTA −5.3 dB, FISTA −11.0 dB, LISTA about −20 dB")
+    best = min(value for name, value, _ in results[2:])
+    print(f"goal LISTA <= −20 dB: {'met' if best <= -20 else 'MISSED'}; "
+          f"stage-wise toward −30 dB: {results[-1][1]:.1f} dB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--part", choices=("mnist", "synthetic", "all"), default="all")
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--budget", type=float, default=900.0,
+                        help="seconds after which the stage-wise fine-tuning stops")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    if args.part in ("mnist", "all"):
+        mnist(device, args.quick)
+    if args.part in ("synthetic", "all"):
+        synthetic(device, args.quick, args.budget)
+    print(f"\nthreads: torch {torch.get_num_threads()}, "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
+
+
+if __name__ == "__main__":
+    main()
