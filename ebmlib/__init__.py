@@ -6,6 +6,7 @@ NYU Deep Learning, spring 2020, week 8, part 2 (Yann LeCun). One concept per mod
 * :mod:`ebmlib.solvers` – shrinkage, the Lipschitz constant, ISTA and FISTA
 * :mod:`ebmlib.dictionary` – dictionary learning with column renormalisation
 * :mod:`ebmlib.lista`   – LISTA: ISTA unrolled for K steps and learned
+* :mod:`ebmlib.vae`     – the variational auto-encoder: fuzzy balls, the KL spring, C + βR
 * :mod:`ebmlib.data`    – MNIST offline-first, natural-image patches, ZCA whitening
 * :mod:`ebmlib.toy`     – the 2-D curve data and decoder of the first chapter
 * :mod:`ebmlib.plot`    – figures the book draws more than once

@@ -439,3 +439,102 @@ def check_lista_layer(layer: Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], 
             return Feedback(False, en, fr)
     return Feedback(False, f"Wrong values: the largest difference is {(out - right).abs().max():.3g}.",
                     f"Valeurs fausses : le plus grand écart vaut {(out - right).abs().max():.3g}.")
+
+
+def check_gaussian_kl(kl: Callable[[Tensor, Tensor], Tensor]) -> Feedback:
+    """Check ``kl(mu, logvar)`` = KL(N(μ, diag σ²) ‖ N(0, I)) of each sample, in closed form.
+
+    mu and logvar (log σ²) are (B, d); the answer must be (B,), summed over the d dimensions.
+    """
+    g = torch.Generator().manual_seed(6)
+    mu = torch.randn(8, 3, generator=g, dtype=torch.float64)
+    logvar = torch.randn(8, 3, generator=g, dtype=torch.float64)
+    out, bad = _run(kl, (mu.clone(), logvar.clone()), (8,), "one KL per sample",
+                    "Une divergence par exemple")
+    if bad is not None:
+        return bad
+    var = logvar.exp()
+    terms = 0.5 * (mu**2 + var - logvar - 1)
+    right = terms.sum(1)
+    if torch.allclose(out, right, rtol=1e-6, atol=1e-8):
+        return Feedback(True, "Right: ½ Σ (μ² + σ² − log σ² − 1), summed over the code dimensions.",
+                        "Juste : ½ Σ (μ² + σ² − log σ² − 1), sommée sur les dimensions du code.")
+    guesses = [
+        (2 * right, "You forgot the factor ½.", "Vous avez oublié le facteur ½."),
+        (-right, "Wrong sign: the KL divergence is never negative.",
+         "Mauvais signe : la divergence de Kullback-Leibler n'est jamais négative."),
+        (terms.mean(1), "You averaged over the code dimensions: sum them (the KL of independent "
+                        "dimensions adds up).",
+         "Vous avez moyenné sur les dimensions du code : sommez-les (les divergences de "
+         "dimensions indépendantes s'additionnent)."),
+        (0.5 * (mu**2 + var - logvar).sum(1), "You forgot the − 1: the KL of the prior itself "
+                                              "(μ = 0, σ = 1) must be 0.",
+         "Vous avez oublié le − 1 : la divergence de l'a priori lui-même (μ = 0, σ = 1) doit "
+         "être nulle."),
+        (0.5 * (mu**2 + var**2 - 2 * logvar - 1).sum(1),
+         "logvar is log σ², so σ² = exp(logvar), not exp(logvar)².",
+         "logvar vaut log σ², donc σ² = exp(logvar), et non exp(logvar)²."),
+        (0.5 * (mu**2 + logvar - torch.log(logvar.abs()) - 1).sum(1),
+         "logvar is log σ², not σ²: take σ² = exp(logvar).",
+         "logvar vaut log σ², pas σ² : prenez σ² = exp(logvar)."),
+        (0.5 * (mu**2 + var - logvar - 1).sum(), "Return one KL per sample (B,), not their sum.",
+         "Renvoyez une divergence par exemple (B,), pas leur somme."),
+    ]
+    for value, en, fr in guesses:
+        if value.shape == out.shape and torch.allclose(out, value, rtol=1e-6, atol=1e-8):
+            return Feedback(False, en, fr)
+    i = int((out - right).abs().argmax())
+    return Feedback(False, f"Wrong value: for sample {i} you give {out[i]:.4f}, expected {right[i]:.4f}.",
+                    f"Valeur fausse : pour l'exemple {i} vous donnez {out[i]:.4f}, "
+                    f"attendu {right[i]:.4f}.")
+
+
+def check_reparameterize(reparameterize: Callable[[Tensor, Tensor, Tensor], Tensor]) -> Feedback:
+    """Check ``reparameterize(mu, logvar, eps)`` = μ + σ ⊙ ε with σ = exp(½ logvar), (B, d),
+    and that gradients reach μ and logvar (nothing detached)."""
+    g = torch.Generator().manual_seed(7)
+    mu0 = torch.randn(5, 4, generator=g, dtype=torch.float64)
+    logvar0 = torch.randn(5, 4, generator=g, dtype=torch.float64)
+    eps = torch.randn(5, 4, generator=g, dtype=torch.float64)
+    mu, logvar = mu0.clone().requires_grad_(True), logvar0.clone().requires_grad_(True)
+    out, bad = _call(reparameterize, mu, logvar, eps.clone())
+    if bad is not None:
+        return bad
+    if tuple(out.shape) != (5, 4):
+        return Feedback(False, f"Expected one code per sample, (5, 4), received {tuple(out.shape)}.",
+                        f"Un code par exemple, (5, 4), est attendu ; reçu {tuple(out.shape)}.")
+    value = out.detach().to(torch.float64)
+    sigma = torch.exp(0.5 * logvar0)
+    right = mu0 + sigma * eps
+    if not torch.allclose(value, right, atol=1e-8):
+        guesses = [
+            (mu0 + logvar0.exp() * eps, "You scaled ε by the variance σ² = exp(logvar); scale it by "
+                                        "the standard deviation σ = exp(½ logvar).",
+             "Vous avez multiplié ε par la variance σ² = exp(logvar) ; multipliez-le par l'écart "
+             "type σ = exp(½ logvar)."),
+            (mu0 + logvar0 * eps, "logvar is log σ², not σ: take σ = exp(½ logvar).",
+             "logvar vaut log σ², pas σ : prenez σ = exp(½ logvar)."),
+            (sigma * eps, "You forgot the centre of the ball: add μ.",
+             "Vous avez oublié le centre de la boule : ajoutez μ."),
+            (mu0 + sigma, "Multiply σ by the noise ε.", "Multipliez σ par le bruit ε."),
+        ]
+        for guess, en, fr in guesses:
+            if torch.allclose(value, guess, atol=1e-8):
+                return Feedback(False, en, fr)
+        return Feedback(False, f"Wrong values: the largest difference is {(value - right).abs().max():.3g}.",
+                        f"Valeurs fausses : le plus grand écart vaut {(value - right).abs().max():.3g}.")
+    if not out.requires_grad:
+        return Feedback(False, "The values are right but no gradient flows back: do not detach μ "
+                               "or logvar, and do not draw z with torch.normal(μ, σ).",
+                        "Les valeurs sont justes mais aucun gradient ne remonte : ne détachez ni μ "
+                        "ni logvar, et ne tirez pas z avec torch.normal(μ, σ).")
+    out.sum().backward()
+    if mu.grad is None or logvar.grad is None or not (
+            torch.allclose(mu.grad, torch.ones_like(mu0))
+            and torch.allclose(logvar.grad, 0.5 * sigma * eps, atol=1e-8)):
+        return Feedback(False, "The values are right but the gradients are not: ∂z/∂μ should be 1 "
+                               "and ∂z/∂logvar should be ½ σ ε.",
+                        "Les valeurs sont justes mais pas les gradients : ∂z/∂μ doit valoir 1 et "
+                        "∂z/∂logvar ½ σ ε.")
+    return Feedback(True, "Right: z = μ + σ ε, and the gradient reaches μ and log σ² through it.",
+                    "Juste : z = μ + σ ε, et le gradient atteint μ et log σ² à travers lui.")

@@ -183,3 +183,64 @@ def test_lista_checkers(monkeypatch, lang):
     no_shrink = check_lista_layer(lambda z, y, W_e, S, t: y @ W_e + z @ S.T)
     assert not no_shrink and "h_θ" in str(no_shrink)
     assert not check_lista_layer(lambda z, y, W_e, S, t: h(y @ W_e, t))
+
+
+# -- VAE: the Gaussian KL and the reparameterisation ------------------------------------
+
+def vae_kl(mu, logvar):
+    return 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(1)
+
+
+def test_gaussian_kl_accepts_the_closed_form_in_both_languages(monkeypatch):
+    from ebmlib.checks import check_gaussian_kl
+
+    feedback = check_gaussian_kl(vae_kl)
+    assert feedback
+    monkeypatch.setenv("EBMLIB_LANG", "fr")
+    assert "Juste" in str(feedback)
+
+
+@pytest.mark.parametrize("wrong, en, fr", [
+    (lambda mu, lv: 2 * vae_kl(mu, lv), "factor ½", "facteur ½"),
+    (lambda mu, lv: -vae_kl(mu, lv), "Wrong sign", "Mauvais signe"),
+    (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv - 1).mean(1), "averaged", "moyenné"),
+    (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv).sum(1), "− 1", "− 1"),
+    (lambda mu, lv: 0.5 * (mu**2 + lv.exp() ** 2 - 2 * lv - 1).sum(1), "not exp(logvar)²", "exp(logvar)²"),
+    (lambda mu, lv: vae_kl(mu, lv)[:, None], "one KL per sample", "Une divergence par exemple"),
+    (lambda mu, lv: vae_kl(mu, lv) + 1e-3, "Wrong value", "Valeur fausse"),
+])
+def test_gaussian_kl_explains_wrong_answers(monkeypatch, wrong, en, fr):
+    from ebmlib.checks import check_gaussian_kl
+
+    feedback = check_gaussian_kl(wrong)
+    assert not feedback
+    monkeypatch.setenv("EBMLIB_LANG", "en")
+    assert en in str(feedback)
+    monkeypatch.setenv("EBMLIB_LANG", "fr")
+    assert fr in str(feedback)
+
+
+def test_reparameterize_accepts_the_trick():
+    from ebmlib.checks import check_reparameterize
+
+    assert check_reparameterize(lambda mu, lv, eps: mu + torch.exp(0.5 * lv) * eps)
+
+
+@pytest.mark.parametrize("wrong, en, fr", [
+    (lambda mu, lv, eps: mu + lv.exp() * eps, "variance", "variance"),
+    (lambda mu, lv, eps: mu + lv * eps, "not σ", "pas σ"),
+    (lambda mu, lv, eps: torch.exp(0.5 * lv) * eps, "add μ", "ajoutez μ"),
+    (lambda mu, lv, eps: (mu + torch.exp(0.5 * lv) * eps).detach(), "no gradient", "aucun gradient"),
+    (lambda mu, lv, eps: mu + torch.exp(0.5 * lv.detach()) * eps, "gradients are not",
+     "pas les gradients"),
+    (lambda mu, lv, eps: mu.T, "one code per sample", "Un code par exemple"),
+])
+def test_reparameterize_explains_wrong_answers(monkeypatch, wrong, en, fr):
+    from ebmlib.checks import check_reparameterize
+
+    feedback = check_reparameterize(wrong)
+    assert not feedback
+    monkeypatch.setenv("EBMLIB_LANG", "en")
+    assert en in str(feedback)
+    monkeypatch.setenv("EBMLIB_LANG", "fr")
+    assert fr in str(feedback)

@@ -1,0 +1,234 @@
+"""ebmlib.vae: the closed-form KL, the reparameterisation, the loss reductions, training."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ebmlib.vae import (
+    VAE,
+    evaluate,
+    gaussian_kl,
+    kl_per_dimension,
+    reparameterize,
+    train_vae,
+    vae_loss,
+)
+
+
+def codes(B=6, d=3, *, seed=0, device="cpu", dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    mu = torch.randn(B, d, generator=g, dtype=torch.float64)
+    logvar = torch.randn(B, d, generator=g, dtype=torch.float64)
+    return mu.to(device, dtype), logvar.to(device, dtype)
+
+
+def toy_data(N=600, n=20, *, seed=0):
+    """Noisy binary patterns from three prototypes: data a 2-D code can explain."""
+    g = torch.Generator().manual_seed(seed)
+    protos = (torch.rand(3, n, generator=g) > 0.5).float()
+    pick = torch.randint(3, (N,), generator=g)
+    flips = (torch.rand(N, n, generator=g) < 0.05).float()
+    return (protos[pick] - flips).abs()
+
+
+# -- the KL ----------------------------------------------------------------------------
+
+def test_closed_form_kl_agrees_with_monte_carlo(device):
+    dtype = torch.float32 if device.type == "mps" else torch.float64
+    mu, logvar = codes(device=device, dtype=dtype)
+    kl = gaussian_kl(mu, logvar)
+    assert kl.shape == (6, 3) and kl.device.type == device.type and kl.dtype == dtype
+    g = torch.Generator(device).manual_seed(1)
+    S = 200_000
+    eps = torch.randn(S, *mu.shape, generator=g, device=device, dtype=dtype)
+    sigma = torch.exp(0.5 * logvar)
+    z = mu + sigma * eps
+    log_q = -0.5 * eps.pow(2) - torch.log(sigma) - 0.5 * math.log(2 * math.pi)
+    log_p = -0.5 * z.pow(2) - 0.5 * math.log(2 * math.pi)
+    mc = (log_q - log_p).mean(0)
+    stderr = (log_q - log_p).std(0) / math.sqrt(S)
+    assert bool(((mc - kl).abs() < 5 * stderr + 1e-6).all()), (mc - kl) / stderr
+
+
+def test_kl_is_zero_only_at_the_prior():
+    zero = gaussian_kl(torch.zeros(2, 4), torch.zeros(2, 4))
+    assert zero.abs().max() == 0
+    mu, logvar = codes()
+    assert bool((gaussian_kl(mu, logvar) > 0).all())
+
+
+# -- the reparameterisation --------------------------------------------------------------
+
+def test_gradients_pass_through_the_reparameterisation(device):
+    mu, logvar = codes(device=device, dtype=torch.float32)
+    mu.requires_grad_(True)
+    logvar.requires_grad_(True)
+    g = torch.Generator(device).manual_seed(0)
+    z = reparameterize(mu, logvar, generator=g)
+    (z * torch.arange(1.0, 4.0, device=device)).sum().backward()
+    weights = torch.arange(1.0, 4.0, device=device).expand_as(mu)
+    torch.testing.assert_close(mu.grad, weights)  # ∂z/∂μ = 1
+    sigma = torch.exp(0.5 * logvar.detach())
+    eps = (z.detach() - mu.detach()) / sigma
+    torch.testing.assert_close(logvar.grad, weights * 0.5 * sigma * eps)  # ∂z/∂logσ² = σε/2
+
+
+def test_reparameterisation_draws_from_the_ball():
+    mu = torch.tensor([[2.0, -1.0]]).expand(100_000, 2)
+    logvar = torch.log(torch.tensor([[0.25, 4.0]])).expand(100_000, 2)
+    z = reparameterize(mu, logvar, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(z.mean(0), torch.tensor([2.0, -1.0]), atol=0.02, rtol=0)
+    torch.testing.assert_close(z.std(0), torch.tensor([0.5, 2.0]), atol=0.02, rtol=0)
+
+
+def test_model_gradients_reach_the_encoder(device):
+    torch.manual_seed(0)
+    model = VAE(20, 16, 2).to(device)
+    y = toy_data(32).to(device)
+    decoded, mu, logvar = model(y)
+    vae_loss(y, decoded, mu, logvar).loss.backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and float(p.grad.abs().sum()) > 0, name
+
+
+# -- the loss and its reductions ---------------------------------------------------------
+
+def test_loss_reductions(device):
+    g = torch.Generator().manual_seed(3)
+    y = torch.rand(5, 12, generator=g).to(device)
+    logits = torch.randn(5, 12, generator=g).to(device)
+    mu, logvar = codes(5, 2, device=device, dtype=torch.float32)
+    rec = F.binary_cross_entropy(torch.sigmoid(logits), y, reduction="none").sum(1)
+    kl = 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(1)
+    none = vae_loss(y, logits, mu, logvar, beta=2.0, reduction="none")
+    torch.testing.assert_close(none.reconstruction, rec, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(none.kl, kl)
+    torch.testing.assert_close(none.loss, rec + 2.0 * kl, rtol=1e-5, atol=1e-5)
+    total = vae_loss(y, logits, mu, logvar, beta=2.0, reduction="sum")
+    per_sample = vae_loss(y, logits, mu, logvar, beta=2.0, reduction="batchmean")
+    for field in ("loss", "reconstruction", "kl"):
+        assert getattr(total, field).shape == ()
+        torch.testing.assert_close(getattr(total, field), getattr(none, field).sum())
+        torch.testing.assert_close(getattr(per_sample, field), getattr(none, field).mean())
+
+
+def test_gaussian_likelihood_is_the_scaled_squared_error():
+    g = torch.Generator().manual_seed(4)
+    y, y_bar = torch.randn(4, 9, generator=g), torch.randn(4, 9, generator=g)
+    mu, logvar = codes(4, 2, dtype=torch.float32)
+    out = vae_loss(y, y_bar, mu, logvar, likelihood="gaussian", sigma=0.5, reduction="none")
+    torch.testing.assert_close(out.reconstruction, (y - y_bar).pow(2).sum(1) / (2 * 0.25))
+    out0 = vae_loss(y, y_bar, mu, logvar, beta=0.0, likelihood="gaussian", reduction="sum")
+    torch.testing.assert_close(out0.loss, out0.reconstruction)
+
+
+def test_mean_reduction_is_refused_with_the_reason():
+    y = torch.rand(2, 4)
+    mu, logvar = codes(2, 2, dtype=torch.float32)
+    with pytest.raises(ValueError, match="'reduction'.*'mean'.*n/d.*batchmean"):
+        vae_loss(y, y, mu, logvar, reduction="mean")
+
+
+# -- bad input ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("change, match", [
+    (dict(y=torch.full((3, 4), 2.0)), r"argument 'y': expected values in \[0, 1\].*received"),
+    (dict(decoded=torch.zeros(3, 5)), r"argument 'decoded': expected the shape of y, \(3, 4\)"),
+    (dict(mu=torch.zeros(3, 3)), r"arguments 'mu' and 'logvar'.*\(3, 3\) and \(3, 2\)"),
+    (dict(mu=torch.zeros(2, 2), logvar=torch.zeros(2, 2)), r"same batch size B.*3 and 2"),
+    (dict(logvar=torch.full((3, 2), float("nan"))), r"argument 'logvar': expected finite.*NaN"),
+    (dict(beta=-1.0), r"argument 'beta': expected a finite number >= 0, received -1"),
+    (dict(likelihood="poisson"), r"argument 'likelihood': expected one of .*'poisson'"),
+    (dict(y=[[0.0]]), r"argument 'y': expected a torch.Tensor"),
+])
+def test_vae_loss_rejects_bad_input(change, match):
+    args = dict(y=torch.rand(3, 4), decoded=torch.zeros(3, 4), mu=torch.zeros(3, 2),
+                logvar=torch.zeros(3, 2))
+    args.update(change)
+    beta = args.pop("beta", 1.0)
+    likelihood = args.pop("likelihood", "bernoulli")
+    with pytest.raises((ValueError, TypeError), match=match):
+        vae_loss(**args, beta=beta, likelihood=likelihood)
+
+
+def test_model_and_training_reject_bad_input():
+    with pytest.raises(ValueError, match="argument 'latent_dim'"):
+        VAE(784, 400, 0)
+    with pytest.raises(ValueError, match=r"argument 'hidden\[1\]'"):
+        VAE(784, (400, -3), 2)
+    model = VAE(20, 8, 2)
+    with pytest.raises(ValueError, match=r"argument 'y': expected shape \(B, 20\), received \(4, 19\)"):
+        train_vae(model, torch.rand(4, 19), progress=False)
+    with pytest.raises(ValueError, match=r"argument 'Y': expected values in \[0, 1\]"):
+        train_vae(model, torch.rand(4, 20) * 255, progress=False)
+    with pytest.raises(ValueError, match="argument 'model': expected its weights on Y's device and dtype"):
+        train_vae(model, torch.rand(4, 20, dtype=torch.float64), progress=False)
+    with pytest.raises(ValueError, match="argument 'steps'"):
+        model.interpolate(torch.rand(20), torch.rand(20), steps=1)
+
+
+# -- training, sampling, save/load -------------------------------------------------------
+
+def test_training_lowers_the_held_out_loss_and_is_deterministic(device):
+    Y = toy_data().to(device)
+    histories, weights = [], []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = VAE(20, 32, 2).to(device)
+        before = evaluate(model, Y[:100])
+        h = train_vae(model, Y[100:], epochs=6, batch_size=32, lr=1e-2, Y_val=Y[:100], progress=False)
+        histories.append(h)
+        weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    h = histories[0]
+    assert h.epoch == list(range(1, 7)) and len(h.seconds) == 6
+    assert h.val_loss[-1] < 0.6 * before.loss, (before.loss, h.val_loss)
+    assert math.isclose(h.val_loss[-1], h.val_reconstruction[-1] + h.val_kl[-1], rel_tol=1e-9)
+    assert histories[0].val_loss == histories[1].val_loss
+    assert torch.equal(weights[0], weights[1])
+
+
+def test_a_strong_kl_collapses_the_posterior_and_none_lets_the_balls_fly():
+    Y = toy_data()
+    stats = {}
+    for beta in (0.0, 30.0):
+        torch.manual_seed(0)
+        model = VAE(20, 32, 2)
+        h = train_vae(model, Y, epochs=15, batch_size=64, lr=3e-3, beta=beta, Y_val=Y[:200],
+                      progress=False)
+        stats[beta] = (h, kl_per_dimension(model, Y[:200]))
+    h0, _ = stats[0.0]
+    h30, kl30 = stats[30.0]
+    assert bool((kl30 < 0.01).all()), kl30
+    assert h0.val_mu_norm[-1] > 3 * h30.val_mu_norm[-1]
+    assert h0.val_sigma[-1] < 0.2 * h0.val_sigma[0], h0.val_sigma
+
+
+def test_sample_interpolate_save_load(tmp_path, device):
+    torch.manual_seed(0)
+    model = VAE(20, (16, 8), 3).to(device)
+    samples = model.sample(5, generator=torch.Generator(device).manual_seed(0))
+    assert samples.shape == (5, 20) and bool(((samples >= 0) & (samples <= 1)).all())
+    y = toy_data(2).to(device)
+    path = model.interpolate(y[0], y[1], steps=4)
+    assert path.shape == (4, 20)
+    mu, _ = model.encode(y)
+    torch.testing.assert_close(path[[0, -1]], model.decode(mu).detach())
+    model.save(tmp_path / "vae.pt")
+    loaded = VAE.load(tmp_path / "vae.pt", map_location=device)
+    assert loaded.config == model.config
+    torch.testing.assert_close(loaded.encode(y)[0], mu)
+    torch.testing.assert_close(loaded.sample(5, generator=torch.Generator(device).manual_seed(0)),
+                               samples)
+
+
+def test_same_layers_and_initialisation_as_pytorch_examples():
+    torch.manual_seed(0)
+    fc1, fc21, fc22 = torch.nn.Linear(784, 400), torch.nn.Linear(400, 20), torch.nn.Linear(400, 20)
+    fc3, fc4 = torch.nn.Linear(20, 400), torch.nn.Linear(400, 784)
+    torch.manual_seed(0)
+    model = VAE(784, 400, 20)
+    ours = [model.encoder[0], model.mu, model.logvar, model.decoder[0], model.decoder[2]]
+    for ref, layer in zip((fc1, fc21, fc22, fc3, fc4), ours, strict=True):
+        assert torch.equal(ref.weight, layer.weight) and torch.equal(ref.bias, layer.bias)
