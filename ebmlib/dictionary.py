@@ -125,7 +125,8 @@ def learn_dictionary(Y: Tensor, m: int, lam: float, *, n_steps: int = 500, batch
             idx = torch.randint(N, (min(batch_size, N),), generator=g).to(Y.device)
             y = Y[idx]
             z0 = codes[idx] if codes is not None else None
-            z, trace = fista(y, W, lam, z0=z0, max_iter=inner_iter, tol=1e-4)
+            evaluate = step % eval_every == 0 or step == n_steps
+            z, trace = fista(y, W, lam, z0=z0, max_iter=inner_iter, tol=1e-4, trace=evaluate)
             if codes is not None:
                 codes[idx] = z
             B = y.shape[0]
@@ -142,7 +143,7 @@ def learn_dictionary(Y: Tensor, m: int, lam: float, *, n_steps: int = 500, batch
                     W[:, unused] = fresh + 1e-3 * torch.randn(n, k, generator=g).to(Y)
             if normalize:
                 W = normalize_columns(W)
-            if step % eval_every == 0 or step == n_steps:
+            if evaluate:
                 tick = time.perf_counter()
                 curve.step.append(step)
                 curve.seconds.append(tick - start - eval_seconds)

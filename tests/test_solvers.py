@@ -323,6 +323,26 @@ def test_tol_zero_runs_every_iteration(solver):
     assert trace.shape == (2, 2)
 
 
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("restart", [False, True])
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_without_trace_the_codes_and_the_stop_are_the_same(device, solver, path, restart):
+    skip_unsupported(device, torch.float64)
+    if restart and solver is ista:
+        pytest.skip("restart is a FISTA option")
+    options = {"restart": True} if restart else {}
+    y, W = problem(5, 8, 12, seed=4, device=device)
+    z, trace = _solve(y, W, 0.4, z0=None, max_iter=3000, tol=1e-7, L=None,
+                      fast=solver is fista, path=path, **options)
+    z_fast, none = _solve(y, W, 0.4, z0=None, max_iter=3000, tol=1e-7, L=None,
+                          fast=solver is fista, path=path, trace=False, **options)
+    assert none is None and trace.shape[0] < 3000
+    torch.testing.assert_close(z_fast, z, rtol=0, atol=0)
+    # the same number of iterations: one more or one fewer would change z
+    assert not torch.equal(_solve(y, W, 0.4, z0=None, max_iter=trace.shape[0] - 1, tol=0, L=None,
+                                  fast=solver is fista, path=path, **options)[0], z)
+
+
 # -- gradients -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("solver", SOLVERS)
