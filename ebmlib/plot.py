@@ -113,3 +113,48 @@ def atom_grid(W: Tensor | np.ndarray, shape: tuple[int, ...], *, ncols: int | No
     if title:
         fig.suptitle(title)
     return fig
+
+
+def fuzzy_balls(mu: Tensor | np.ndarray, logvar: Tensor | np.ndarray, labels: Tensor | np.ndarray, *,
+                ax=None, alpha: float = 0.25, prior: bool = True, lim: float | None = None,
+                legend: bool = False):
+    """Draw each 2-D code of a VAE as its fuzzy ball: an ellipse of half-axes σ₁, σ₂ at μ.
+
+    Args:
+        mu, logvar: the encoder's μ and log σ², (B, 2).
+        labels: (B,) integer classes (digits), one colour each (tab10).
+        ax: the axes to draw on (default: a new 4 × 4 inch figure).
+        prior: draw the circle of radius 1, the prior N(0, I)'s one-σ ball, dashed.
+        lim: show [−lim, lim]² (default: fit the balls).
+        legend: add a legend with one entry per class (the class numbers).
+
+    Returns:
+        The axes.
+    """
+    from matplotlib.collections import EllipseCollection
+
+    m, lv, lab = _np(mu), _np(logvar), _np(labels).astype(int)
+    if m.ndim != 2 or m.shape[1] != 2 or lv.shape != m.shape or lab.shape != (m.shape[0],):
+        raise ValueError(f"arguments 'mu', 'logvar', 'labels': expected shapes (B, 2), (B, 2), (B,), "
+                         f"received {m.shape}, {lv.shape}, {lab.shape}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    sigma = np.exp(0.5 * lv)
+    colours = plt.get_cmap("tab10")(lab % 10)
+    colours[:, 3] = alpha
+    balls = EllipseCollection(2 * sigma[:, 0], 2 * sigma[:, 1], np.zeros(len(m)), units="xy",
+                              offsets=m, offset_transform=ax.transData, facecolors=colours,
+                              edgecolors="none")
+    ax.add_collection(balls)
+    ax.scatter(m[:, 0], m[:, 1], s=1.5, c=colours[:, :3], edgecolors="none")
+    if prior:
+        t = np.linspace(0, 2 * np.pi, 200)
+        ax.plot(np.cos(t), np.sin(t), "k--", lw=0.8)
+    if lim is None:
+        lim = float(max(np.abs(m).max() + sigma.max(), 1.2)) * 1.05
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="$z_1$", ylabel="$z_2$")
+    if legend:
+        for k in np.unique(lab):
+            ax.scatter([], [], s=20, color=plt.get_cmap("tab10")(k % 10), label=str(k))
+        ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False, handletextpad=0.1)
+    return ax
