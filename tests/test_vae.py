@@ -232,3 +232,26 @@ def test_same_layers_and_initialisation_as_pytorch_examples():
     ours = [model.encoder[0], model.mu, model.logvar, model.decoder[0], model.decoder[2]]
     for ref, layer in zip((fc1, fc21, fc22, fc3, fc4), ours, strict=True):
         assert torch.equal(ref.weight, layer.weight) and torch.equal(ref.bias, layer.bias)
+
+
+def test_fuzzy_balls_draws_one_ellipse_of_half_axes_sigma_per_code():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import EllipseCollection
+
+    from ebmlib.plot import fuzzy_balls
+
+    mu = torch.tensor([[0.0, 1.0], [2.0, -1.0], [-3.0, 0.5]])
+    logvar = torch.log(torch.tensor([[0.25, 1.0], [4.0, 0.04], [1.0, 1.0]]))
+    ax = fuzzy_balls(mu, logvar, torch.tensor([0, 1, 7]), legend=True)
+    (balls,) = [c for c in ax.collections if isinstance(c, EllipseCollection)]
+    assert len(balls.get_offsets()) == 3
+    torch.testing.assert_close(torch.as_tensor(balls._widths).float(), torch.tensor([1.0, 4.0, 2.0]) / 2)
+    torch.testing.assert_close(torch.as_tensor(balls._heights).float(), torch.tensor([2.0, 0.4, 2.0]) / 2)
+    assert ax.get_xlim()[1] >= 3.0 + 1.0
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["0", "1", "7"]
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="'mu', 'logvar', 'labels'"):
+        fuzzy_balls(mu, logvar[:2], torch.tensor([0, 1, 7]))
