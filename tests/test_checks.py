@@ -244,3 +244,30 @@ def test_reparameterize_explains_wrong_answers(monkeypatch, wrong, en, fr):
     assert en in str(feedback)
     monkeypatch.setenv("EBMLIB_LANG", "fr")
     assert fr in str(feedback)
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_conv_checkers(monkeypatch, lang):
+    from ebmlib.checks import check_conv_energy, check_conv_lipschitz
+    from ebmlib.conv import decode
+
+    monkeypatch.setenv("EBMLIB_LANG", lang)
+
+    def energy(y, K, z, lam, half=0.5):
+        return half * (y - decode(z, K)).pow(2).sum((1, 2, 3)) + lam * z.abs().sum((1, 2, 3))
+
+    assert check_conv_energy(energy)
+    no_half = check_conv_energy(lambda y, K, z, lam: energy(y, K, z, lam, half=1.0))
+    assert not no_half and ("½" in str(no_half))
+    assert ("forgot" in str(no_half)) == (lang == "en")
+    assert not check_conv_energy(lambda y, K, z, lam: energy(y, K, z, lam).sum())
+
+    def lipschitz(K, size, square=True):
+        K_hat = torch.fft.fft2(K[:, 0], s=size).abs()
+        return float((K_hat**2 if square else K_hat).sum(0).max())
+
+    assert check_conv_lipschitz(lipschitz)
+    unsquared = check_conv_lipschitz(lambda K, size: lipschitz(K, size, square=False))
+    assert not unsquared and ("|K̂_i(f)|²" in str(unsquared))
+    assert ("Square" in str(unsquared)) == (lang == "en")
+    assert not check_conv_lipschitz(lambda K, size: float(K.pow(2).sum()))
