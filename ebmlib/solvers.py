@@ -277,7 +277,7 @@ def _solve(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None, max_iter: int
                 break
         if fast:
             if restart:
-                against = ((v.detach() - xd) * (xd - x_prev.detach())).sum(1, keepdim=True) > 0
+                against = torch.linalg.vecdot(v.detach() - xd, xd - x_prev.detach())[:, None] > 0
                 t = torch.where(against, torch.ones_like(t), t)
             sqrt = torch.sqrt if restart else math.sqrt
             t_next = (1.0 + sqrt(1.0 + 4.0 * t * t)) / 2.0
