@@ -58,9 +58,10 @@ class Feedback:
                 f'padding:0.3em 0.8em"><strong style="color:{colour}">{mark}</strong> {spans}</div>')
 
 
-def _call(fn: Callable[..., object], *args: object) -> tuple[Tensor | None, Feedback | None]:
+def _invoke(fn: Callable[..., object], *args: object) -> tuple[object, Feedback | None]:
+    """Run the student's function: (its answer, None), or (None, what went wrong)."""
     try:
-        out = fn(*args)
+        return fn(*args), None
     except NotImplementedError:
         return None, Feedback(False, "Not implemented yet: replace the `raise NotImplementedError`.",
                               "Pas encore implémenté : remplacez le `raise NotImplementedError`.")
@@ -68,6 +69,12 @@ def _call(fn: Callable[..., object], *args: object) -> tuple[Tensor | None, Feed
         msg = f"{type(err).__name__}: {err}"
         return None, Feedback(False, f"Your function raised {msg}",
                               f"Votre fonction a levé {msg}")
+
+
+def _call(fn: Callable[..., object], *args: object) -> tuple[Tensor | None, Feedback | None]:
+    out, problem = _invoke(fn, *args)
+    if problem is not None:
+        return None, problem
     if not isinstance(out, Tensor):
         kind = type(out).__name__
         return None, Feedback(False, f"Expected a torch.Tensor, received {kind}.",
@@ -229,14 +236,9 @@ def check_lambda_for_k(lambda_for_k: Callable[[Tensor, Tensor, int], float]) -> 
     W = W / W.norm(dim=0)
     y = torch.randn(20, generator=g, dtype=torch.float64)
     for k in (1, 3, 8):
-        try:
-            lam = lambda_for_k(y.clone(), W.clone(), k)
-        except NotImplementedError:
-            return Feedback(False, "Not implemented yet: replace the `raise NotImplementedError`.",
-                            "Pas encore implémenté : remplacez le `raise NotImplementedError`.")
-        except Exception as err:
-            msg = f"{type(err).__name__}: {err}"
-            return Feedback(False, f"Your function raised {msg}", f"Votre fonction a levé {msg}")
+        lam, problem = _invoke(lambda_for_k, y.clone(), W.clone(), k)
+        if problem is not None:
+            return problem
         try:
             lam = float(lam)
         except (TypeError, ValueError):
@@ -351,14 +353,9 @@ def check_lista_matrices(matrices: Callable[[Tensor, float], tuple]) -> Feedback
     """
     W, lam, L = _lista_problem()
     n, m = W.shape
-    try:
-        out = matrices(W.clone(), lam)
-    except NotImplementedError:
-        return Feedback(False, "Not implemented yet: replace the `raise NotImplementedError`.",
-                        "Pas encore implémenté : remplacez le `raise NotImplementedError`.")
-    except Exception as err:  # the student's code may raise anything: report it
-        msg = f"{type(err).__name__}: {err}"
-        return Feedback(False, f"Your function raised {msg}", f"Votre fonction a levé {msg}")
+    out, problem = _invoke(matrices, W.clone(), lam)
+    if problem is not None:
+        return problem
     if not isinstance(out, tuple) or len(out) != 3:
         return Feedback(False, "Return three things: (W_e, S, theta).",
                         "Renvoyez trois objets : (W_e, S, theta).")
@@ -593,14 +590,9 @@ def check_conv_lipschitz(lipschitz: Callable[[Tensor, tuple[int, int]], float]) 
     g = torch.Generator().manual_seed(7)
     K = torch.randn(4, 1, 5, 5, generator=g, dtype=torch.float64)
     size = (16, 12)
-    try:
-        out = lipschitz(K.clone(), size)
-    except NotImplementedError:
-        return Feedback(False, "Not implemented yet: replace the `raise NotImplementedError`.",
-                        "Pas encore implémenté : remplacez le `raise NotImplementedError`.")
-    except Exception as err:  # the student's code may raise anything: report it
-        msg = f"{type(err).__name__}: {err}"
-        return Feedback(False, f"Your function raised {msg}", f"Votre fonction a levé {msg}")
+    out, problem = _invoke(lipschitz, K.clone(), size)
+    if problem is not None:
+        return problem
     try:
         out = float(out)
     except (TypeError, ValueError, RuntimeError):

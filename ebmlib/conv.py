@@ -359,22 +359,9 @@ def random_crops(images: Sequence[Tensor] | Tensor, n: int, size: int, *,
     ``images`` is a list of (C, H, W) tensors or one (N, C, H, W) tensor; the output follows
     the first image's device and dtype.
     """
-    if isinstance(images, Tensor):
-        check.tensor("images", images, ndim=(3, 4), shape_doc="(N, C, H, W)")
-        images = [images] if images.dim() == 3 else list(images)
-    if not isinstance(images, Sequence) or len(images) == 0:
-        raise TypeError("argument 'images': expected a non-empty list of (C, H, W) tensors or an "
-                        f"(N, C, H, W) tensor, received {type(images).__name__}")
     check.positive_int("n", n)
     check.positive_int("size", size)
-    for i, img in enumerate(images):
-        check.tensor(f"images[{i}]", img, ndim=3, shape_doc="(C, H, W)")
-        if img.shape[0] != images[0].shape[0]:
-            raise ValueError(f"argument 'images[{i}]': expected {images[0].shape[0]} channels like "
-                             f"images[0], received shape {tuple(img.shape)}")
-        if min(img.shape[1:]) < size:
-            raise ValueError(f"argument 'images[{i}]': expected an image at least {size} × {size}, "
-                             f"received shape {tuple(img.shape)}")
+    images = _training_images(images, size, "size")
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     which = torch.randint(len(images), (n,), generator=g).tolist()
     out = []
@@ -402,7 +389,9 @@ def normalize_kernels(K: Tensor, eps: float = 1e-12) -> Tensor:
     return K / K.flatten(1).norm(dim=1).clamp(min=eps).view(-1, 1, 1, 1)
 
 
-def _training_images(images: Sequence[Tensor] | Tensor, crop: int) -> list[Tensor]:
+def _training_images(images: Sequence[Tensor] | Tensor, crop: int, name: str = "crop"
+                     ) -> list[Tensor]:
+    """The images as a list of (C, H, W) tensors with the same C, each at least crop × crop."""
     if isinstance(images, Tensor):
         check.tensor("images", images, ndim=(3, 4), shape_doc="(N, C, H, W)")
         images = [images] if images.dim() == 3 else list(images)
@@ -411,8 +400,11 @@ def _training_images(images: Sequence[Tensor] | Tensor, crop: int) -> list[Tenso
                         f"(N, C, H, W) tensor, received {type(images).__name__}")
     for i, img in enumerate(images):
         check.tensor(f"images[{i}]", img, ndim=3, shape_doc="(C, H, W)")
+        if img.shape[0] != images[0].shape[0]:
+            raise ValueError(f"argument 'images[{i}]': expected {images[0].shape[0]} channels like "
+                             f"images[0], received shape {tuple(img.shape)}")
         if min(img.shape[1:]) < crop:
-            raise ValueError(f"argument 'images[{i}]': expected an image at least crop × crop = "
+            raise ValueError(f"argument 'images[{i}]': expected an image at least {name} × {name} = "
                              f"{crop} × {crop}, received shape {tuple(img.shape)}")
     return list(images)
 
