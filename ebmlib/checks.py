@@ -82,6 +82,21 @@ def _call(fn: Callable[..., object], *args: object) -> tuple[Tensor | None, Feed
     return out, None
 
 
+def _known_mistake(out: Tensor, guesses: list[tuple[Tensor, str, str]], *, rtol: float = 1e-5,
+                   atol: float = 1e-8) -> Feedback | None:
+    """The feedback of the first classic mistake (value, en, fr) that out matches, if any."""
+    for value, en, fr in guesses:
+        if value.shape == out.shape and torch.allclose(out, value, rtol=rtol, atol=atol):
+            return Feedback(False, en, fr)
+    return None
+
+
+def _wrong_values(out: Tensor, right: Tensor) -> Feedback:
+    gap = float((out - right).abs().max())
+    return Feedback(False, f"Wrong values: the largest difference is {gap:.3g}.",
+                    f"Valeurs fausses : le plus grand écart vaut {gap:.3g}.")
+
+
 def _shape(out: Tensor, want: tuple[int, ...]) -> Feedback | None:
     if tuple(out.shape) != want:
         return Feedback(False, f"Expected shape {want} (one energy per sample), "
@@ -143,9 +158,9 @@ def check_toy_energy(energy: Callable[[Tensor, Tensor, float], Tensor]) -> Feedb
          "The decoder's output is c(t) + u: you forgot the offset u in the cost.",
          "La sortie du décodeur est c(t) + u : vous avez oublié le décalage u dans le coût."),
     ]
-    for value, en, fr in guesses:
-        if torch.allclose(out, value, rtol=1e-4, atol=1e-6):
-            return Feedback(False, en, fr)
+    mistake = _known_mistake(out, guesses, rtol=1e-4, atol=1e-6)
+    if mistake is not None:
+        return mistake
     i = int((out - right).abs().argmax())
     return Feedback(False, f"Wrong value: for sample {i} you give {out[i]:.4f}, "
                            f"expected {right[i]:.4f}.",
@@ -283,9 +298,9 @@ def check_shrink(shrink: Callable[[Tensor, float], Tensor]) -> Feedback:
          "Values smaller than θ must become exactly 0, not change sign.",
          "Les valeurs plus petites que θ doivent devenir exactement 0, pas changer de signe."),
     ]
-    for value, en, fr in guesses:
-        if torch.allclose(out, value, atol=1e-6):
-            return Feedback(False, en, fr)
+    mistake = _known_mistake(out, guesses, atol=1e-6)
+    if mistake is not None:
+        return mistake
     i = int((out - right).abs().argmax())
     return Feedback(False, f"For v = {v[i]:.2f} and θ = {theta} you give {out[i]:.3f}, "
                            f"expected {right[i]:.3f}.",
@@ -330,11 +345,10 @@ def check_ista_step(step: Callable[[Tensor, Tensor, Tensor, float, float], Tenso
         (h(z + grad / L, lam / L), "Step down the gradient: z − ∇f/L, not z + ∇f/L.",
          "Descendez le gradient : z − ∇f/L, et non z + ∇f/L."),
     ]
-    for value, en, fr in guesses:
-        if torch.allclose(out, value, atol=1e-6):
-            return Feedback(False, en, fr)
-    return Feedback(False, f"Wrong values: the largest difference is {(out - right).abs().max():.3g}.",
-                    f"Valeurs fausses : le plus grand écart vaut {(out - right).abs().max():.3g}.")
+    mistake = _known_mistake(out, guesses, atol=1e-6)
+    if mistake is not None:
+        return mistake
+    return _wrong_values(out, right)
 
 
 def _lista_problem() -> tuple[Tensor, float, float]:
@@ -431,11 +445,10 @@ def check_lista_layer(layer: Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], 
         (h(y @ W_e), "The layer must also use the previous code, through S z.",
          "La couche doit aussi utiliser le code précédent, par S z."),
     ]
-    for value, en, fr in guesses:
-        if torch.allclose(out, value, atol=1e-8):
-            return Feedback(False, en, fr)
-    return Feedback(False, f"Wrong values: the largest difference is {(out - right).abs().max():.3g}.",
-                    f"Valeurs fausses : le plus grand écart vaut {(out - right).abs().max():.3g}.")
+    mistake = _known_mistake(out, guesses, atol=1e-8)
+    if mistake is not None:
+        return mistake
+    return _wrong_values(out, right)
 
 
 def check_gaussian_kl(kl: Callable[[Tensor, Tensor], Tensor]) -> Feedback:
@@ -477,9 +490,9 @@ def check_gaussian_kl(kl: Callable[[Tensor, Tensor], Tensor]) -> Feedback:
         (0.5 * (mu**2 + var - logvar - 1).sum(), "Return one KL per sample (B,), not their sum.",
          "Renvoyez une divergence par exemple (B,), pas leur somme."),
     ]
-    for value, en, fr in guesses:
-        if value.shape == out.shape and torch.allclose(out, value, rtol=1e-6, atol=1e-8):
-            return Feedback(False, en, fr)
+    mistake = _known_mistake(out, guesses, rtol=1e-6, atol=1e-8)
+    if mistake is not None:
+        return mistake
     i = int((out - right).abs().argmax())
     return Feedback(False, f"Wrong value: for sample {i} you give {out[i]:.4f}, expected {right[i]:.4f}.",
                     f"Valeur fausse : pour l'exemple {i} vous donnez {out[i]:.4f}, "
@@ -570,9 +583,9 @@ def check_conv_energy(energy: Callable[[Tensor, Tensor, Tensor, float], Tensor])
         (0.5 * sq.sqrt() + lam * l1, "Square the reconstruction error: ‖·‖², not ‖·‖.",
          "Mettez l'erreur de reconstruction au carré : ‖·‖², pas ‖·‖."),
     ]
-    for value, en, fr in guesses:
-        if torch.allclose(out, value, rtol=1e-5, atol=1e-8):
-            return Feedback(False, en, fr)
+    mistake = _known_mistake(out, guesses, rtol=1e-5, atol=1e-8)
+    if mistake is not None:
+        return mistake
     if torch.allclose(out.sum(), right.sum(), rtol=1e-5):
         return Feedback(False, "The total is right but not per image: sum over (M or C, H, W) only.",
                         "Le total est juste mais pas par image : sommez seulement sur (M ou C, H, W).")
