@@ -6,8 +6,9 @@
 MNIST (the chapter's setting): the 256-atom dictionary W_d learned on the training digits
 (bench/common.py:mnist_dictionary), λ = 0.5, energy E(z, y) = ‖y − W_d z‖² + λ‖z‖₁ (no ½).
 Held-out targets z* are FISTA codes (float64, 4,000 iterations); LISTA trains on the
-training digits and their one-pixel shifts (5×), with FISTA codes (1,000 iterations) as
-targets. For K = 1, 2, 4, 8, 16 it measures
+training digits and their shifts by up to two pixels (13×), with FISTA codes (1,000
+iterations) as targets, 6,000 Adam steps of 256 digits (learning rate 1e-3, divided by 5
+after 65 % of the steps and again after 90 %). For K = 1, 2, 4, 8, 16 it measures
 ‖z_K − z*‖² / ‖z*‖² (summed over the held-out digits) for ISTA and FISTA run K and 10·K
 iterations, and for LISTA with K steps (untied, initialised from ISTA, trained by
 back-propagation through time on the code-prediction loss ‖z_K − z*‖² with Adam).
@@ -21,11 +22,12 @@ K = 16; NMSE = 10 log10(Σ‖x̂ − x‖² / Σ‖x‖²) on 1,000 held-out sam
 papers minimise ½‖y − A x‖² + λ'‖x‖₁ with λ' = 0.1; multiplied by 2 this is our
 ‖y − A x‖² + λ‖x‖₁ with λ = 2λ' = 0.2 (same minimiser, same ISTA iterates: our L is
 2σ_max², theirs σ_max², and the threshold λ/L = λ'/σ_max² is the same). The LISTA target
-is the true x, not a lasso code; training draws a fresh batch every step. Two trainings:
-end-to-end (all 16 layers from the start), and stage-wise (layer k = 1 … 16 is trained
-with the layers below it, then a fine-tuning of all layers at a lower learning rate),
-each for half of --budget seconds (Adam, learning rate divided by 5 after 65% of the time
-and by 25 after 90%).
+is the true x, not a lasso code; training draws a fresh batch of 256 every step. Every
+training is one Adam run whose learning rate is divided by 5 after 65 % of its steps and by
+25 after 90 % (without that decay the error stalls around −15 dB). Two trainings, sizes set
+by --steps: end-to-end (all 16 layers from the start, lr 5e-4), and stage-wise (for
+k = 1 … 16 the network cut to its first k layers is trained, lr 5e-4, then all layers are
+fine-tuned at lr 1e-4).
 Goals: LISTA <= −20 dB; stage-wise toward −30 dB.
 
 Everything runs in this process; training times are wall clock on this machine's threads.
@@ -45,6 +47,11 @@ from ebmlib.lista import LISTA, relative_error
 from ebmlib.solvers import fista, ista
 
 KS = (1, 2, 4, 8, 16)
+
+
+def schedule(n_steps: int) -> tuple[int, ...]:
+    """Adam's learning rate is divided by 5 after 65 % of the steps and again after 90 %."""
+    return (max(int(0.65 * n_steps), 1), max(int(0.9 * n_steps), 2))
 
 
 def db(x: float) -> float:
@@ -73,10 +80,13 @@ def mnist(device: torch.device, quick: bool) -> None:
     start = time.perf_counter()
     ref_iter = 500 if quick else 4000
     z_test = fista(test.double(), W.double(), lam, max_iter=ref_iter, tol=0)[0].float()
-    # training set: the digits and their shifts by one pixel (5 × 4,000 with the offline set),
-    # with FISTA codes of 1,000 iterations (float32) as targets
+    # training set: the digits and their shifts by up to 2 pixels (|dx| + |dy| <= 2: 13 × 4,000
+    # with the offline set), with FISTA codes of 1,000 iterations (float32) as targets. With
+    # one-pixel shifts only (5 ×), the untied networks overfit: held-out error 0.033 at
+    # K = 4 and 8 for a training error of 0.006.
     images = train.reshape(-1, 28, 28)
-    shifted = [images] + [torch.roll(images, s, d) for s in (-1, 1) for d in (1, 2)]
+    shifted = [torch.roll(images, (a, b), (1, 2)) for a in range(-2, 3) for b in range(-2, 3)
+               if abs(a) + abs(b) <= 2]
     train = torch.cat(shifted).reshape(-1, 784)
     z_train = fista(train, W, lam, max_iter=200 if quick else 1000, tol=0)[0]
     t_codes = time.perf_counter() - start
@@ -88,18 +98,17 @@ def mnist(device: torch.device, quick: bool) -> None:
     def err(solver, k):
         return relative_error(solver(test, W, lam, max_iter=k, tol=0)[0], z_test)
 
-    n_train = 300 if quick else 3000
+    n_train = 300 if quick else 6000
     rows, models = [], {}
     for K in KS:
         model = LISTA.from_dictionary(W, lam, K, tied=False)
         start = time.perf_counter()
-        model.fit(train, z_train, n_steps=n_train, batch_size=256, lr=1e-3, progress=False, seed=K)
-        model.fit(train, z_train, n_steps=n_train // 3, batch_size=256, lr=2e-4, progress=False,
-                  seed=100 + K)
+        model.fit(train, z_train, n_steps=n_train, batch_size=256, lr=1e-3,
+                  milestones=schedule(n_train), progress=False, seed=K)
         seconds = time.perf_counter() - start
         tied = LISTA.from_dictionary(W, lam, K, tied=True)
-        tied.fit(train, z_train, n_steps=n_train // 2, batch_size=256, lr=1e-3, progress=False,
-                 seed=K)
+        tied.fit(train, z_train, n_steps=n_train // 2, batch_size=256, lr=1e-3,
+                 milestones=schedule(n_train // 2), progress=False, seed=K)
         models[K] = model
         rows.append((K, err(ista, K), err(fista, K), err(ista, 10 * K), err(fista, 10 * K),
                      tied.evaluate(test, z_test), model.evaluate(test, z_test), seconds))
@@ -141,7 +150,7 @@ def mnist(device: torch.device, quick: bool) -> None:
     print("goal: at least 10× faster")
 
 
-def synthetic(device: torch.device, quick: bool, seconds_budget: float) -> None:
+def synthetic(device: torch.device, quick: bool, steps: tuple[int, int, int]) -> None:
     n, m, K, p = 250, 500, 16, 0.1
     gen = torch.Generator().manual_seed(0)
     A = torch.randn(n, m, generator=gen) / math.sqrt(n)
@@ -161,46 +170,41 @@ def synthetic(device: torch.device, quick: bool, seconds_budget: float) -> None:
           f"(λ' = 0.1 with ½), device {device}, {torch.get_num_threads()} threads")
     results = [("ISTA", db(e_ista), 0.0), ("FISTA", db(e_fista), 0.0)]
 
-    def batches(seed: int):
+    def draw(seed: int):
         g = torch.Generator().manual_seed(seed)
-        return lambda step: sample(64, g)
+        return lambda step: sample(256, g)
 
-    budget = 0.1 * seconds_budget if quick else seconds_budget
+    scale = 0.05 if quick else 1.0
+    n_e2e, n_stage, n_tune = (max(int(scale * s), 4) for s in steps)
 
-    def train_for(model: LISTA, seconds: float, lr: float, seed: int) -> None:
-        """Adam for ``seconds``: 65% of the time at lr, 25% at lr/5, 10% at lr/25."""
-        start, chunk = time.perf_counter(), 0
-        for share, rate in ((0.65, lr), (0.9, lr / 5), (1.0, lr / 25)):
-            while time.perf_counter() - start < share * seconds:
-                chunk += 1
-                model.fit(batches(seed + chunk), n_steps=25, lr=rate, progress=False)
-
-    # end to end: all layers from the start
+    # end to end: all layers from the start, one Adam through the whole schedule
     model = LISTA.from_dictionary(A, lam, K, tied=False)
     start = time.perf_counter()
-    train_for(model, budget / 2, 5e-4, 10_000)
+    model.fit(draw(10_000), n_steps=n_e2e, lr=5e-4, milestones=schedule(n_e2e), progress=False)
     t_e2e = time.perf_counter() - start
-    results.append(("LISTA, end to end", db(model.evaluate(y_test, x_test)), t_e2e))
+    results.append((f"LISTA, end to end ({n_e2e} steps)", db(model.evaluate(y_test, x_test)),
+                    t_e2e))
 
-    # stage-wise: layer k with the layers below it, then fine-tuning of all of them
+    # stage-wise (Chen et al. 2018): the network cut to its first k layers is trained, with
+    # the same schedule, for k = 1 … K; then all layers are fine-tuned at a lower rate
     model = LISTA.from_dictionary(A, lam, K, tied=False)
     start = time.perf_counter()
-    per_stage = 15 if quick else 100
     history = []
     for k in range(1, K + 1):
-        model.fit(batches(100 + k), n_steps=per_stage, lr=5e-4, steps=k, progress=False)
-        model.fit(batches(200 + k), n_steps=per_stage // 2, lr=1e-4, steps=k, progress=False)
+        model.fit(draw(100 + k), n_steps=n_stage, lr=5e-4, milestones=schedule(n_stage), steps=k,
+                  progress=False)
         history.append(db(model.evaluate(y_val, x_val, steps=k)))
     stagewise_layers = time.perf_counter() - start
-    train_for(model, max(budget / 2 - stagewise_layers, 0.0), 1e-4, 20_000)
+    model.fit(draw(20_000), n_steps=n_tune, lr=1e-4, milestones=schedule(n_tune), progress=False)
     t_stage = time.perf_counter() - start
-    results.append(("LISTA, stage-wise", db(model.evaluate(y_test, x_test)), t_stage))
+    results.append((f"LISTA, stage-wise ({K}×{n_stage} + {n_tune} steps)",
+                    db(model.evaluate(y_test, x_test)), t_stage))
     print("validation NMSE (dB) after each stage: " + ", ".join(f"{h:.1f}" for h in history)
           + f" ({stagewise_layers:.0f} s)")
     print("\nNMSE on 1,000 held-out samples, K = 16")
-    print(f"{'method':>20} | {'NMSE dB':>8} | {'train s':>8}")
+    print(f"{'method':>40} | {'NMSE dB':>8} | {'train s':>8}")
     for name, value, s in results:
-        print(f"{name:>20} | {value:8.1f} | {s:8.0f}")
+        print(f"{name:>40} | {value:8.1f} | {s:8.0f}")
     print("published reproductions: ISTA −5.3 dB, FISTA −11.0 dB, LISTA about −20 dB")
     best = min(value for name, value, _ in results[2:])
     print(f"goal LISTA <= −20 dB: {'met' if best <= -20 else 'MISSED'}; "
@@ -212,16 +216,17 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--part", choices=("mnist", "synthetic", "all"), default="all")
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
-    parser.add_argument("--budget", type=float, default=900.0,
-                        help="seconds of training on the synthetic problem (half end to end, "
-                             "half stage-wise)")
+    parser.add_argument("--steps", type=int, nargs=3, default=(4000, 400, 2000),
+                        metavar=("E2E", "STAGE", "TUNE"),
+                        help="synthetic problem: Adam steps (batches of 256) of the end-to-end "
+                             "training, of each of the 16 stages, and of the final fine-tuning")
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
     if args.part in ("mnist", "all"):
         mnist(device, args.quick)
     if args.part in ("synthetic", "all"):
-        synthetic(device, args.quick, args.budget)
+        synthetic(device, args.quick, tuple(args.steps))
     print(f"\nthreads: torch {torch.get_num_threads()}, "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
 

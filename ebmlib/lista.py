@@ -168,7 +168,8 @@ class LISTA(nn.Module):
     def fit(self, y: Tensor | Callable[[int], tuple[Tensor, Tensor | None]],
             z_star: Tensor | None = None, *, loss: str = "code", W_d: Tensor | None = None,
             lam: float | None = None, n_steps: int = 1000, batch_size: int = 256, lr: float = 1e-3,
-            steps: int | None = None, params: list[nn.Parameter] | None = None,
+            milestones: tuple[int, ...] = (), gamma: float = 0.2, steps: int | None = None,
+            params: list[nn.Parameter] | None = None,
             y_val: Tensor | None = None, z_val: Tensor | None = None, eval_every: int = 100,
             seed: int = 0, progress: bool = True) -> TrainingCurve:
         """Train by back-propagation through time with Adam.
@@ -187,6 +188,12 @@ class LISTA(nn.Module):
                 may be None for the energy loss), for synthetic data.
             n_steps: number of Adam steps; batch_size: minibatch size (when y is a tensor).
             lr: Adam's learning rate.
+            milestones, gamma: the learning rate is multiplied by ``gamma`` after each of these
+                step numbers (increasing, within 1 … n_steps), as torch's ``MultiStepLR``;
+                e.g. ``milestones=(6000, 9000), gamma=0.2`` ends at lr/25 (the decay of
+                Chen et al. 2018 is 0.2 then 0.02). One Adam runs through the whole
+                schedule: call :meth:`fit` once rather than in chunks, because every call
+                starts a new Adam with fresh moment estimates.
             steps: train the network truncated to its first ``steps`` layers (stage-wise
                 training).
             params: the parameters to train (default all), e.g. only the newest layer's.
@@ -203,6 +210,13 @@ class LISTA(nn.Module):
         check.positive_int("batch_size", batch_size)
         check.positive_int("eval_every", eval_every)
         lr = check.nonnegative("lr", lr)
+        gamma = check.nonnegative("gamma", gamma)
+        milestones = tuple(milestones)
+        if (any(not isinstance(s, int) or isinstance(s, bool) for s in milestones)
+                or list(milestones) != sorted(set(milestones))
+                or any(not 1 <= s <= n_steps for s in milestones)):
+            raise ValueError(f"argument 'milestones': expected increasing step numbers in 1 … "
+                             f"n_steps = {n_steps}, received {milestones!r}")
         steps = self.K if steps is None else steps
         check.positive_int("steps", steps)
         if steps > self.K:
@@ -241,6 +255,7 @@ class LISTA(nn.Module):
             raise ValueError("arguments 'y_val' and 'z_val': give both or neither")
 
         optimizer = torch.optim.Adam(list(self.parameters()) if params is None else params, lr=lr)
+        drops = set(milestones)
         curve = TrainingCurve([], [], [], [])
         seconds, running, count = 0.0, 0.0, 0
         bar = tqdm(range(1, n_steps + 1), disable=not progress, desc="LISTA", leave=False)
@@ -256,6 +271,9 @@ class LISTA(nn.Module):
             optimizer.zero_grad(set_to_none=True)
             value.backward()
             optimizer.step()
+            if step in drops:
+                for group in optimizer.param_groups:
+                    group["lr"] *= gamma
             seconds += time.perf_counter() - start
             running += float(value.detach())
             count += 1

@@ -143,6 +143,31 @@ def test_fresh_batches_from_a_function_and_stage_wise_parameters():
     assert torch.equal(model.W_e.detach(), first)
 
 
+def test_learning_rate_schedule_multiplies_the_rate_at_each_milestone():
+    y, W = problem(200, 10, 20)
+    z, _ = fista(y, W, 0.1, max_iter=300)
+    # gamma = 0: the rate is zero after step 3, so 10 steps end where 3 steps end ...
+    a = LISTA.from_dictionary(W, 0.1, 2, tied=False)
+    a.fit(y, z, n_steps=10, batch_size=50, lr=1e-2, milestones=(3,), gamma=0.0, progress=False)
+    b = LISTA.from_dictionary(W, 0.1, 2, tied=False)
+    b.fit(y, z, n_steps=3, batch_size=50, lr=1e-2, progress=False)
+    assert torch.equal(a.W_e, b.W_e) and torch.equal(a.S, b.S)
+    # ... and without the drop they go on
+    c = LISTA.from_dictionary(W, 0.1, 2, tied=False)
+    c.fit(y, z, n_steps=10, batch_size=50, lr=1e-2, progress=False)
+    assert not torch.equal(c.W_e, b.W_e)
+
+
+@pytest.mark.parametrize("milestones", [(5, 3), (0,), (11,), (2.5,), (4, 4)])
+def test_bad_milestones_are_refused(milestones):
+    y, W = problem(20, 10, 20)
+    z, _ = fista(y, W, 0.1, max_iter=50)
+    model = LISTA.from_dictionary(W, 0.1, 2)
+    with pytest.raises(ValueError, match="argument 'milestones': expected increasing step "
+                                         "numbers in 1 … n_steps = 10"):
+        model.fit(y, z, n_steps=10, milestones=milestones, progress=False)
+
+
 def test_save_and_load_round_trip(tmp_path):
     y, W = problem(8, 10, 16)
     model = LISTA.from_dictionary(W, 0.2, 3, tied=False)
