@@ -431,8 +431,9 @@ def learn_conv_dictionary(images: Sequence[Tensor] | Tensor, n_maps: int, kernel
         kernel_size: k, the kernels are k × k.
         lam: λ >= 0.
         n_steps, batch_size, crop, inner_iter, step_scale: as above.
-        K0: initial kernels (M, C, k, k); default: random k × k crops of the images (with
-            10 % noise), normalised.
+        K0: initial kernels (M, C, k, k); default: Gaussian white noise, normalised. (Random
+            crops of the images, tried first, start every kernel on one particular edge and
+            end at a higher energy.)
         boundary: ``"full"`` or ``"circular"``.
         seed: seed of the crops and of the initial kernels.
         progress: show a tqdm progress bar.
@@ -453,9 +454,8 @@ def learn_conv_dictionary(images: Sequence[Tensor] | Tensor, n_maps: int, kernel
         raise ValueError("argument 'step_scale': expected a number > 0, received 0")
     boundary = _boundary(boundary)
     g = torch.Generator().manual_seed(seed)
-    if K0 is None:  # random crops of the images, plus a little noise to break ties
-        K = random_crops(images, n_maps, kernel_size, generator=g).cpu()
-        K = K + 0.1 * K.std() * torch.randn(K.shape, generator=g)
+    if K0 is None:  # white noise: image crops as a start got stuck at a 40 % higher energy
+        K = torch.randn(n_maps, C, kernel_size, kernel_size, generator=g)
     else:
         _kernels(K0, "K0")
         if tuple(K0.shape) != (n_maps, C, kernel_size, kernel_size):
@@ -601,8 +601,8 @@ class ConvSparseAutoEncoder(nn.Module):
 def train_conv_autoencoder(model: ConvSparseAutoEncoder, images: Sequence[Tensor] | Tensor,
                            lam: float, *, prediction_weight: float = 0.0, n_steps: int = 200,
                            batch_size: int = 8, crop: int = 48, inner_iter: int = 20,
-                           lr: float = 0.01, seed: int = 0, progress: bool = True
-                           ) -> ConvTrainingCurve:
+                           lr: float = 0.01, step_scale: float = 1.0, seed: int = 0,
+                           progress: bool = True) -> ConvTrainingCurve:
     """Train ``model`` in place with Adam on random crops; keeps the decoder kernels at unit norm.
 
     With ``prediction_weight`` α = 0 the loss is the sparse auto-encoder's
@@ -610,6 +610,11 @@ def train_conv_autoencoder(model: ConvSparseAutoEncoder, images: Sequence[Tensor
     step first infers the optimal maps Z* with :func:`conv_fista` (``inner_iter``
     iterations, warm-started at Enc(y)), then the decoder learns to reconstruct from Z*
     and the encoder to predict Z*: loss ½‖y − Dec(Z*)‖² + λ‖Z*‖₁ + α·½‖Z* − Enc(y)‖².
+    In that case the two halves are updated as PSD alternates them: Adam (``lr``) trains
+    the encoder on the prediction term, and the decoder takes the kernel step of
+    :func:`learn_conv_dictionary` (size ``step_scale`` / L_K, then unit norm). Adam's
+    per-entry step sizes move every entry of a unit-norm kernel by about ``lr``, which
+    keeps the decoder's kernels noisy; the gradient step does not.
     The curve records the mean loss per crop at every step. The model must already be on
     the images' device and dtype.
     """
@@ -624,8 +629,11 @@ def train_conv_autoencoder(model: ConvSparseAutoEncoder, images: Sequence[Tensor
         check.positive_int(name, value)
     if check.nonnegative("lr", lr) == 0:
         raise ValueError("argument 'lr': expected a number > 0, received 0")
+    if check.nonnegative("step_scale", step_scale) == 0:
+        raise ValueError("argument 'step_scale': expected a number > 0, received 0")
     g = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    params = [p for name, p in model.named_parameters() if alpha == 0 or name != "W_d"]
+    optimizer = torch.optim.Adam(params, lr=lr)
     curve = ConvTrainingCurve([], [], [])
     start = time.perf_counter()
     for step in tqdm(range(1, n_steps + 1), disable=not progress, desc="auto-encoder", unit="step"):
@@ -638,9 +646,16 @@ def train_conv_autoencoder(model: ConvSparseAutoEncoder, images: Sequence[Tensor
                                    boundary=model.boundary)
         loss = model.loss(y, lam, z_star=z_star, prediction_weight=alpha)
         optimizer.zero_grad()
+        model.W_d.grad = None
         loss.backward()
         optimizer.step()
         with torch.no_grad():
+            if z_star is not None:  # PSD: the dictionary step on the decoder
+                residual = model.decode(z_star) - y
+                grad = _kernel_gradient(z_star, residual, model.W_d.shape[-2:], model.boundary)
+                L_K = _kernel_lipschitz(z_star)
+                if L_K > 0:
+                    model.W_d.sub_((step_scale / L_K) * grad)
             model.W_d.copy_(normalize_kernels(model.W_d))
             if model.theta is not None:
                 model.theta.clamp_(min=0)

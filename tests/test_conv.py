@@ -195,6 +195,33 @@ def test_autoencoder_trains(prediction_weight):
     assert float(model.loss(y, 0.05).detach()) < before
 
 
+def test_psd_training_takes_the_dictionary_step_on_the_decoder():
+    images = structured_images(seed=2)
+    lam = 0.1
+    y = random_crops(images, 6, 24, generator=torch.Generator().manual_seed(5))
+    model = ConvSparseAutoEncoder(1, 4, 5, nonlinearity="shrink", seed=0)
+    K0 = model.W_d.detach().clone()
+
+    def free_energy(K):
+        return float(conv_fista(y, K, lam, max_iter=300, tol=0)[1][-1].mean())
+
+    def encoder_energy():
+        with torch.no_grad():
+            return float(conv_energy(y, model.W_d, model.encode(y), lam).mean())
+
+    before = encoder_energy()
+    train_conv_autoencoder(model, images, lam, prediction_weight=1.0, n_steps=60, batch_size=4,
+                           crop=24, inner_iter=20, lr=0.02, step_scale=1.5, progress=False)
+    # the decoder is a better dictionary (the same test as dictionary learning) ...
+    assert free_energy(model.W_d.detach()) < 0.9 * free_energy(K0)
+    assert torch.allclose(model.W_d.flatten(1).norm(dim=1), torch.ones(4), atol=1e-5)
+    # ... and the encoder's maps have a lower energy for it than they had at the start
+    assert encoder_energy() < before
+    with pytest.raises(ValueError, match="argument 'step_scale'"):
+        train_conv_autoencoder(model, images, lam, prediction_weight=1.0, step_scale=0.0,
+                               crop=24, progress=False)
+
+
 def test_autoencoder_prediction_term():
     model = ConvSparseAutoEncoder(3, 2, 3, boundary="circular", nonlinearity="shrink")
     y = torch.randn(2, 3, 8, 8)
