@@ -140,9 +140,11 @@ class LISTA(nn.Module):
             raise ValueError(f"argument 'steps': expected at most K = {self.K}, received {steps}")
         z = None
         out = []
+        shared = y @ self.W_e if self.tied else None  # W_eᵀy, computed once when tied
         for k in range(steps):
             W_e, S, theta = self.layer(k)
-            v = y @ W_e if z is None else y @ W_e + z @ S.T  # W_eᵀy + S z, row by row
+            b = shared if self.tied else y @ W_e
+            v = b if z is None else torch.addmm(b, z, S.T)  # W_eᵀy + S z, row by row
             z = torch.sign(v) * torch.relu(v.abs() - theta.clamp(min=0))
             out.append(z)
         return out if all_steps else z
