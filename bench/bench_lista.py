@@ -90,7 +90,7 @@ def mnist(device: torch.device, quick: bool) -> None:
     train = torch.cat(shifted).reshape(-1, 784)
     z_train = fista(train, W, lam, max_iter=200 if quick else 1000, tol=0)[0]
     t_codes = time.perf_counter() - start
-    print(f"MNIST: {source}, {len(train)} training digits (with one-pixel shifts) and "
+    print(f"MNIST: {source}, {len(train)} training digits (with shifts of up to 2 pixels) and "
           f"{len(test)} held-out digits, device {device}, {torch.get_num_threads()} threads; "
           f"dictionary {t_dict:.0f} s, FISTA targets (held-out: {ref_iter} iterations, float64) "
           f"{t_codes:.0f} s")
