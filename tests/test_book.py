@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import jupytext
+import prose_numbers
 import pytest
 import yaml
 
@@ -89,12 +90,42 @@ def test_exercises_have_executed_solutions(lang, name):
         assert ":class: dropdown" in block.group(1), f"{label}: the solution must be hidden"
 
 
+@pytest.mark.parametrize("lang", ["en", "fr"])
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_hidden_cells_assert_what_the_prose_says(name):
-    nb = jupytext.read(BOOK / "en" / name)
-    hidden = [c for c in nb.cells if c.cell_type == "code"
-              and "remove-cell" in c.metadata.get("tags", [])]
-    assert hidden and all("assert" in c.source for c in hidden)
+def test_every_number_in_the_prose_is_computed_or_asserted(lang, name):
+    bad = prose_numbers.unbacked(BOOK / lang / name)
+    listed = "\n".join(f"  {n.text}  (…{n.context}…)" for n in bad)
+    assert not bad, (f"book/{lang}/{name}: numbers in the prose that neither glue nor an assert of a "
+                     f"hidden cell backs (see tests/prose_numbers.py):\n{listed}")
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_the_prose_number_check_fails_on_a_changed_number(tmp_path, lang):
+    """Change one backed number of a chapter's prose in a copy: the check must name it."""
+    source = BOOK / lang / "lista.md"
+    nb = jupytext.read(source)
+    backed = [n for c in nb.cells if c.cell_type == "markdown"
+              for n in prose_numbers.prose_numbers(c.source, lang)]
+    assert backed and not prose_numbers.unbacked(source)
+    target = backed[0]
+    text = source.read_text(encoding="utf-8")
+    changed = text.replace(target.text, "98765", 1)
+    assert changed != text
+    (tmp_path / lang).mkdir()
+    copy = tmp_path / lang / "lista.md"
+    copy.write_text(changed, encoding="utf-8")
+    assert [n.text for n in prose_numbers.unbacked(copy)] == ["98765"]
+    hidden = [c for c in nb.cells if c.cell_type == "code" and "remove-cell" in c.metadata.get("tags", [])]
+    assert hidden, "the chapter backs its numbers with hidden cells"
+
+
+def test_the_prose_number_extractor_reads_both_typographies():
+    en = [n.value for n in prose_numbers.prose_numbers("On 4,000 digits, about 0.3; $\\lambda = 0.5$, "
+                                                       "chapter 2, Fig. 6 (2010), the 4s, 85 %.", "en")]
+    assert sorted(en) == [0.3, 0.5, 4, 85, 4000]
+    fr = [n.value for n in prose_numbers.prose_numbers(
+        "Sur 4\u202f000 chiffres, environ 0,3 ; $\\lambda = 0{,}5$, chapitre 2, les 1, 2 et 4.", "fr")]
+    assert sorted(fr) == [0.3, 0.5, 1, 2, 4, 4000]
 
 
 def test_repository_url_is_set_once():
