@@ -209,6 +209,51 @@ def check_l2_free_energy(free_energy: Callable[[Tensor, float], Tensor]) -> Feed
                     "Juste : F(y) = λ/(1+λ) · d(y)², comme le trouve l'inférence.")
 
 
+def check_l1_free_energy(free_energy: Callable[[Tensor, float], Tensor]) -> Feedback:
+    """Check the free energy of the toy model with R(z) = |u₁| + |u₂|: ``free_energy(y, lam)``.
+
+    The expected answer is F(y) = min_t Σ_i H_λ(y_i − c_i(t)), with H_λ(d) = d² for |d| ≤ λ/2
+    and λ|d| − λ²/4 beyond (the shrinkage acts on each coordinate of the offset). It is
+    compared, on random points and two λ, with the free energy that inference finds.
+    """
+    g = torch.Generator().manual_seed(3)
+    y = 1.6 * (2 * torch.rand(48, 2, generator=g, dtype=torch.float64) - 1)
+    dec = CurveDecoder()
+    d = distance_to_curve(y)
+    for lam in (0.25, 1.0):
+        out, bad = _call(free_energy, y, lam)
+        if bad is not None:
+            return bad
+        bad = _shape(out, (48,))
+        if bad is not None:
+            return bad
+        out = out.detach().to(torch.float64)
+        model = LatentEnergy(dec, 3, regularizer=L1(dec.regularizer_weight(y)), lam=lam)
+        right = model.free_energy(y, z0=dec.starts(y, 16), max_iter=2000, tol=1e-12).F
+        if torch.allclose(out, right, rtol=1e-3, atol=1e-4):
+            continue
+        huber_of_distance = torch.where(d <= lam / 2, d**2, lam * d - lam**2 / 4)
+        if torch.allclose(out, huber_of_distance, rtol=1e-3, atol=1e-4):
+            return Feedback(False, "You shrink the distance d(y): that is right only where the offset "
+                                   "lies along an axis. Shrink each coordinate of the offset on its "
+                                   "own, then minimise over t.",
+                            "Vous rétrécissez la distance d(y) : ce n'est juste que là où le "
+                            "décalage est parallèle à un axe. Rétrécissez chaque coordonnée du "
+                            "décalage séparément, puis minimisez sur t.")
+        if torch.allclose(out, d**2, rtol=1e-3, atol=1e-4):
+            return Feedback(False, "You return d(y)², the energy of the model without offset: part "
+                                   "of the offset can be paid at price λ per unit of length.",
+                            "Vous renvoyez d(y)², l'énergie du modèle sans décalage : une partie "
+                            "du décalage se paie au prix λ par unité de longueur.")
+        i = int((out - right).abs().argmax())
+        return Feedback(False, f"For λ = {lam}, at y = {y[i].tolist()} you give {out[i]:.4f}, "
+                               f"inference finds {right[i]:.4f}.",
+                        f"Pour λ = {lam}, en y = {y[i].tolist()} vous donnez {out[i]:.4f}, "
+                        f"l'inférence trouve {right[i]:.4f}.")
+    return Feedback(True, "Right: F(y) = min_t Σ_i H_λ(y_i − c_i(t)), as inference finds.",
+                    "Juste : F(y) = min_t Σ_i H_λ(y_i − c_i(t)), comme le trouve l'inférence.")
+
+
 def check_normalize(normalize: Callable[[Tensor], Tensor]) -> Feedback:
     """Check ``normalize(W)``: W_d (n, m) with every column scaled to unit Euclidean norm."""
     from .dictionary import normalize_columns

@@ -3,7 +3,13 @@
 import pytest
 import torch
 
-from ebmlib.checks import Feedback, check_l2_free_energy, check_toy_energy, page_language
+from ebmlib.checks import (
+    Feedback,
+    check_l1_free_energy,
+    check_l2_free_energy,
+    check_toy_energy,
+    page_language,
+)
 from ebmlib.toy import curve, distance_to_curve
 
 
@@ -70,6 +76,33 @@ def test_l2_free_energy_accepts_the_closed_form():
 def test_l2_free_energy_explains_wrong_answers(monkeypatch, wrong, hint):
     monkeypatch.setenv("EBMLIB_LANG", "en")
     feedback = check_l2_free_energy(wrong)
+    assert not feedback and hint in str(feedback)
+
+
+def l1_free_energy(y, lam):
+    t = torch.linspace(0, 2 * torch.pi, 4097, dtype=y.dtype)[:-1]
+    r = y[:, None, :] - curve(t)  # (B, T, 2): the offset each position t needs
+    return torch.where(r.abs() <= lam / 2, r**2, lam * r.abs() - lam**2 / 4).sum(2).min(1).values
+
+
+def test_l1_free_energy_accepts_the_coordinatewise_huber():
+    assert check_l1_free_energy(l1_free_energy)
+
+
+def _huber_of_distance(y, lam):
+    d = distance_to_curve(y)
+    return torch.where(d <= lam / 2, d**2, lam * d - lam**2 / 4)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (_huber_of_distance, "along an axis"),
+    (lambda y, lam: distance_to_curve(y) ** 2, "without offset"),
+    (lambda y, lam: l1_free_energy(y, lam / 2), "inference finds"),
+    (lambda y, lam: l1_free_energy(y, lam)[:10], "shape"),
+])
+def test_l1_free_energy_explains_wrong_answers(monkeypatch, wrong, hint):
+    monkeypatch.setenv("EBMLIB_LANG", "en")
+    feedback = check_l1_free_energy(wrong)
     assert not feedback and hint in str(feedback)
 
 
