@@ -496,6 +496,59 @@ def check_lista_layer(layer: Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], 
     return _wrong_values(out, right)
 
 
+def check_vae_loss(loss: Callable[[Tensor, Tensor, Tensor, Tensor, float], Tensor]) -> Feedback:
+    """Check ``loss(y, logits, mu, logvar, beta)``: C + βR per sample, averaged over the batch.
+
+    C is the binary cross-entropy of the logits, summed over the n pixels; R the KL,
+    summed over the d code dimensions: ``vae_loss(..., reduction="batchmean").loss``. The
+    feedback names the classic reduction mistakes (the exercise of the VAE chapter).
+    """
+    g = torch.Generator().manual_seed(7)
+    B, n, d, beta = 6, 10, 3, 0.5
+    y = torch.rand(B, n, generator=g, dtype=torch.float64)
+    logits = 2 * torch.randn(B, n, generator=g, dtype=torch.float64)
+    mu = torch.randn(B, d, generator=g, dtype=torch.float64)
+    logvar = torch.randn(B, d, generator=g, dtype=torch.float64)
+    out, bad = _run(loss, (y.clone(), logits.clone(), mu.clone(), logvar.clone(), beta), (),
+                    "one number, the mean over the batch", "Un seul nombre, la moyenne sur le lot")
+    if bad is not None:
+        return bad
+    C = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none").sum(1)
+    R = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(1)
+    right = (C + beta * R).mean()
+    if torch.allclose(out, right, rtol=1e-6, atol=1e-8):
+        return Feedback(True, "Right: C summed over the pixels, R over the code dimensions, "
+                              "C + βR averaged over the batch.",
+                        "Juste : C sommé sur les pixels, R sur les dimensions du code, C + βR "
+                        "moyenné sur le lot.")
+    guesses = [
+        (C.mean() / n + beta * R.mean() / d,
+         f"You averaged C over the pixels and R over the code dimensions (PyTorch's 'mean'): "
+         f"that is (C + β·(n/d)·R)/n, so β is silently multiplied by n/d (here {n}/{d}). Sum "
+         f"over pixels and dimensions, average over the batch only.",
+         f"Vous avez moyenné C sur les pixels et R sur les dimensions du code (le 'mean' de "
+         f"PyTorch) : cela vaut (C + β·(n/d)·R)/n, si bien que β est multiplié en silence par "
+         f"n/d (ici {n}/{d}). Sommez sur les pixels et les dimensions, ne moyennez que sur le "
+         f"lot."),
+        (C.mean() / n + beta * R.mean(),
+         "You averaged C over the pixels: that is (C + β·n·R)/n, so β is multiplied by n. Sum C "
+         "over the pixels.",
+         "Vous avez moyenné C sur les pixels : cela vaut (C + β·n·R)/n, si bien que β est "
+         "multiplié par n. Sommez C sur les pixels."),
+        (C.mean() + beta * R.mean() / d,
+         "You averaged R over the code dimensions: that divides β by d. Sum R over them.",
+         "Vous avez moyenné R sur les dimensions du code : cela divise β par d. Sommez R sur "
+         "elles."),
+        ((C + beta * R).sum(), "You summed over the batch: average over it instead.",
+         "Vous avez sommé sur le lot : moyennez plutôt."),
+        ((C + R).mean(), "You forgot β in front of R.", "Vous avez oublié β devant R."),
+        ((C + 2 * beta * R).mean(), "You forgot the factor ½ of the KL.",
+         "Vous avez oublié le facteur ½ de la divergence."),
+    ]
+    mistake = _known_mistake(out, guesses, rtol=1e-6, atol=1e-8)
+    return mistake if mistake is not None else _wrong_values(out, right)
+
+
 def check_gaussian_kl(kl: Callable[[Tensor, Tensor], Tensor]) -> Feedback:
     """Check ``kl(mu, logvar)`` = KL(N(μ, diag σ²) ‖ N(0, I)) of each sample, in closed form.
 

@@ -9,8 +9,12 @@ energy of y is
            \qquad R(y) = \mathrm{KL}\bigl(q(z \mid y) \,\Vert\, N(0, I)\bigr)
            = \tfrac12 \sum_j \bigl(\mu_j^2 + \sigma_j^2 - \log \sigma_j^2 - 1\bigr).
 
-The μ² term is the spring that pulls the balls to the origin; σ² − log σ² keeps each ball
-from shrinking to a point. With β = 1, E averaged over ε is the negative ELBO.
+The μ² term is the spring that pulls the balls to the origin; σ² − log σ², smallest at
+σ = 1, pulls each σ towards 1 from both sides: a ball costs more the smaller it is (and
+costs without bound as it shrinks to a point), and more too as it grows past the prior.
+With β = 1, E averaged over ε is the negative ELBO (for the Bernoulli likelihood on grey
+levels in [0, 1], only up to the normalising constant that the binary cross-entropy
+lacks there; see the continuous Bernoulli of Loaiza-Ganem & Cunningham, 2019).
 
 Reductions, stated once because they are the most common VAE bug: every loss here is
 *summed over the pixels and over the code dimensions*; ``reduction`` only says what is done
@@ -282,7 +286,7 @@ class VAEHistory(NamedTuple):
     train_loss: list[float]  # mean of C + βR over the epoch's minibatches
     val_loss: list[float]  # held-out C + βR (NaN without Y_val)
     val_reconstruction: list[float]  # held-out C
-    val_kl: list[float]  # held-out R = KL; R / d is the KL per dimension
+    val_kl: list[float]  # held-out R = KL summed over the d dimensions (kl_per_dimension splits it)
     val_mu_norm: list[float]  # held-out mean ‖μ‖: how far the balls are from the origin
     val_sigma: list[float]  # held-out mean σ: the size of the balls
 
@@ -411,10 +415,13 @@ def train_vae(model: VAE, Y: Tensor, *, epochs: int = 10, batch_size: int = 128,
 
 
 def kl_per_dimension(model: VAE, Y: Tensor, *, batch_size: int = 1024) -> Tensor:
-    """The mean KL of each code dimension over the rows of Y (N, n): (d,), in nats.
+    r"""R̄_j, the mean over the rows of Y (N, n) of the KL of code dimension j: (d,), in nats.
 
-    A dimension whose KL is ≈ 0 carries no information about y: its ball is the prior
-    N(0, 1) for every y (posterior collapse).
+    R̄_j = E_y KL(q(z_j | y) ‖ N(0, 1)) = I(y; z_j) + KL(q(z_j) ‖ N(0, 1)), where q(z_j) is
+    the aggregate posterior (the mixture of the balls over y): R̄_j is an *upper bound* on
+    the information z_j carries about y, not that information itself. A dimension whose
+    R̄_j is ≈ 0 carries none: its ball is the prior N(0, 1) for every y (posterior
+    collapse). The sum over j is the mean R of :func:`evaluate` (without the noise).
     """
     model._check_y(Y)
     check.positive_int("batch_size", batch_size)
@@ -426,6 +433,35 @@ def kl_per_dimension(model: VAE, Y: Tensor, *, batch_size: int = 1024) -> Tensor
     return total / Y.shape[0]
 
 
-__all__ = ["VAE", "HeldOut", "VAEHistory", "VAELoss", "evaluate", "gaussian_kl", "kl_per_dimension",
-           "reparameterize", "train_vae", "vae_loss"]
+@torch.no_grad()
+def prior_coverage(mu: Tensor, logvar: Tensor, *, num: int = 4000, radius: float = 2.0,
+                   generator: torch.Generator | None = None) -> float:
+    r"""The fraction of codes drawn from the prior N(0, I) that lie inside at least one ball.
+
+    ``num`` codes z (num, d) are drawn from N(0, I) (with ``generator``, on the device of
+    ``mu``); z is inside the ball N(μ_i, diag σ_i²) of sample i when its distance to the
+    centre in units of the ball's own radii, ‖(z − μ_i) / σ_i‖, is at most ``radius``. A
+    value near 1 says that the balls (μ, log σ² of shape (B, d)) cover the region where the
+    prior puts its codes; a low value says that many prior codes fall in gaps between them.
+    Depends on B: more balls cover more.
+    """
+    check.tensor("mu", mu, ndim=2, shape_doc="(B, d)")
+    check.tensor("logvar", logvar, ndim=2, shape_doc="(B, d)")
+    if mu.shape != logvar.shape:
+        raise ValueError(f"arguments 'mu' and 'logvar': expected the same shape (B, d), "
+                         f"received {tuple(mu.shape)} and {tuple(logvar.shape)}")
+    check.positive_int("num", num)
+    if check.nonnegative("radius", radius) == 0:
+        raise ValueError("argument 'radius': expected a number > 0, received 0")
+    z = torch.randn(num, mu.shape[1], generator=generator, device=mu.device, dtype=mu.dtype)
+    inv_sigma = torch.exp(-0.5 * logvar)
+    inside = 0
+    for start in range(0, num, 256):  # (256, B, d) at a time
+        scaled = (z[start:start + 256, None, :] - mu) * inv_sigma
+        inside += int((scaled.pow(2).sum(-1).min(1).values <= radius**2).sum())
+    return inside / num
+
+
+__all__ = ["VAE", "HeldOut", "VAEHistory", "VAELoss", "evaluate", "gaussian_kl",
+           "kl_per_dimension", "prior_coverage", "reparameterize", "train_vae", "vae_loss"]
 

@@ -255,3 +255,57 @@ def test_fuzzy_balls_draws_one_ellipse_of_half_axes_sigma_per_code():
     plt.close(ax.figure)
     with pytest.raises(ValueError, match="'mu', 'logvar', 'labels'"):
         fuzzy_balls(mu, logvar[:2], torch.tensor([0, 1, 7]))
+
+
+# -- coverage of the prior by the balls --------------------------------------------------
+
+def test_prior_coverage_counts_prior_codes_inside_some_ball(device):
+    from ebmlib.vae import prior_coverage
+
+    g = torch.Generator(device).manual_seed(0)
+    # One ball equal to the prior, radius 2 in d = 2: P(χ²₂ ≤ 4) = 1 − e⁻².
+    prior = torch.zeros(1, 2, device=device)
+    covered = prior_coverage(prior, prior, num=20_000, radius=2.0, generator=g)
+    assert abs(covered - (1 - math.exp(-2))) < 0.01, covered
+    # Tiny balls far from the origin cover nothing; a huge ball covers everything.
+    far = torch.full((5, 2), 50.0, device=device)
+    assert prior_coverage(far, torch.full_like(far, -10.0), generator=g) == 0
+    assert prior_coverage(prior, torch.full_like(prior, 6.0), generator=g) == 1
+    # More balls cover more, and the answer is deterministic given the generator.
+    mu = torch.randn(200, 2, generator=torch.Generator().manual_seed(1)).to(device)
+    small = torch.full_like(mu, math.log(0.1**2))
+    few = prior_coverage(mu[:20], small[:20], generator=torch.Generator(device).manual_seed(0))
+    many = prior_coverage(mu, small, generator=torch.Generator(device).manual_seed(0))
+    assert few < many < 1
+    assert many == prior_coverage(mu, small, generator=torch.Generator(device).manual_seed(0))
+    with pytest.raises(ValueError, match="'radius'"):
+        prior_coverage(mu, small, radius=0)
+    with pytest.raises(ValueError, match="'mu' and 'logvar'"):
+        prior_coverage(mu, small[:3])
+
+
+def test_check_vae_loss_accepts_the_batchmean_loss_and_names_the_reduction_mistakes():
+    from ebmlib.checks import check_vae_loss
+
+    def right(y, logits, mu, logvar, beta):
+        return vae_loss(y, logits, mu, logvar, beta=beta, reduction="batchmean").loss
+
+    def pytorch_mean(y, logits, mu, logvar, beta):
+        return F.binary_cross_entropy_with_logits(logits, y) + beta * gaussian_kl(mu, logvar).mean()
+
+    def summed(y, logits, mu, logvar, beta):
+        return vae_loss(y, logits, mu, logvar, beta=beta, reduction="sum").loss
+
+    def no_beta(y, logits, mu, logvar, beta):
+        return vae_loss(y, logits, mu, logvar, beta=1.0, reduction="batchmean").loss
+
+    def todo(y, logits, mu, logvar, beta):
+        raise NotImplementedError
+
+    assert check_vae_loss(right)
+    for fn, words in ((pytorch_mean, "n/d"), (summed, "summed over the batch"),
+                      (no_beta, "forgot β"), (todo, "Not implemented")):
+        feedback = check_vae_loss(fn)
+        assert not feedback and words in feedback.text["en"], feedback.text
+        assert feedback.text["fr"] and feedback.text["fr"] != feedback.text["en"]
+    assert "received (3,)" in check_vae_loss(lambda *a: torch.zeros(3)).text["en"]
