@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from .dictionary import dictionary_step, normalize_columns
 from .energy import L1, LatentEnergy, SquaredL2
 from .toy import CurveDecoder, curve, distance_to_curve
 
@@ -282,6 +283,54 @@ def check_normalize(normalize: Callable[[Tensor], Tensor]) -> Feedback:
     return Feedback(False, "The columns have unit norm but changed direction: only rescale them.",
                     "Les colonnes sont de norme 1 mais ont changé de direction : "
                     "changez seulement leur échelle.")
+
+
+def check_dictionary_step(step: Callable[[Tensor, Tensor, Tensor, float], Tensor]) -> Feedback:
+    """Exercise checker for ``step(y, z, W, step_scale)``: compares with :func:`dictionary_step`.
+
+    Returns a :class:`Feedback` (true when right) that names the usual
+    mistakes: no renormalisation, rows instead of columns, the wrong sign, a step off by 2.
+    """
+    g = torch.Generator().manual_seed(5)
+    B, n, m = 32, 10, 16
+    W = normalize_columns(torch.randn(n, m, generator=g, dtype=torch.float64))
+    z = torch.randn(B, m, generator=g, dtype=torch.float64) * (torch.rand(B, m, generator=g) < 0.3)
+    y = z @ W.T + 0.3 * torch.randn(B, n, generator=g, dtype=torch.float64)
+    s = 1.5
+    out, bad = _run(step, (y.clone(), z.clone(), W.clone(), s), (n, m), "the shape of W", "La forme de W")
+    if bad is not None:
+        return bad
+    right = dictionary_step(y, z, W, step_scale=s)
+    if torch.allclose(out, right, atol=1e-6):
+        return Feedback(True, "Right: gradient, step s/L_W, unit columns, as learn_dictionary does.",
+                        "Juste : gradient, pas s/L_W, colonnes de norme 1, comme learn_dictionary.")
+    raw = dictionary_step(y, z, W, step_scale=s, normalize=False)
+    grad = -(2.0 / B) * (y - z @ W.T).T @ z
+    L_W = 2.0 * float(torch.linalg.matrix_norm(z.T @ z / B, ord=2))
+    guesses = [
+        (raw, "The step is right but the atoms are not renormalised: divide every column by its norm.",
+         "Le pas est juste mais les atomes ne sont pas renormalisés : divisez chaque colonne par sa "
+         "norme."),
+        (raw / raw.norm(dim=1, keepdim=True),
+         "You normalised the rows; the atoms are the columns (dim=0).",
+         "Vous avez normalisé les lignes ; les atomes sont les colonnes (dim=0)."),
+        (normalize_columns(W + (s / L_W) * grad),
+         "You climbed the energy: the gradient is −(2/B)(y − z W_dᵀ)ᵀ z, and the step goes against it.",
+         "Vous montez l'énergie : le gradient vaut −(2/B)(y − z W_dᵀ)ᵀ z, et le pas va dans le sens "
+         "opposé."),
+        (normalize_columns(W - (2 * s / L_W) * grad),
+         "Your step is twice too long: L_W = 2‖zᵀz/B‖₂ carries the same factor 2 as the gradient.",
+         "Votre pas est deux fois trop long : L_W = 2‖zᵀz/B‖₂ porte le même facteur 2 que le gradient."),
+        (normalize_columns(W - (s / (2 * L_W)) * grad),
+         "Your step is half as long as it should be: the gradient carries a factor 2, and so does L_W.",
+         "Votre pas est deux fois trop court : le gradient porte un facteur 2, et L_W aussi."),
+    ]
+    for guess, en, fr in guesses:
+        if torch.allclose(out, guess, atol=1e-6):
+            return Feedback(False, en, fr)
+    i, j = divmod(int((out - right).abs().argmax()), m)
+    return Feedback(False, f"W[{i}, {j}] is {out[i, j]:.4f}; the step gives {right[i, j]:.4f}.",
+                    f"W[{i}, {j}] vaut {out[i, j]:.4f} ; le pas donne {right[i, j]:.4f}.")
 
 
 def check_lambda_for_k(lambda_for_k: Callable[[Tensor, Tensor, int], float]) -> Feedback:

@@ -153,3 +153,34 @@ def learn_dictionary(Y: Tensor, m: int, lam: float, *, n_steps: int = 500, batch
                 eval_seconds += time.perf_counter() - tick
                 bar.set_postfix(energy=f"{curve.energy[-1]:.4g}")
     return W, curve
+
+
+def dictionary_step(y: Tensor, z: Tensor, W: Tensor, *, step_scale: float = 1.0,
+                    normalize: bool = True) -> Tensor:
+    r"""One learning step of W_d at fixed codes, as :func:`learn_dictionary` takes it.
+
+    For a minibatch y (B, n) with its codes z (B, m) and the dictionary W (n, m):
+
+    * the gradient of the mean energy (1/B) Σ_b E(z_b, y_b) with respect to W_d,
+      G = −(2/B) (y − z W_dᵀ)ᵀ z, shape (n, m);
+    * its Lipschitz constant L_W = 2 ‖zᵀz / B‖₂ (the energy is quadratic in W_d);
+    * the step W_d − (step_scale / L_W) G (no step when L_W = 0, that is when z = 0);
+      any ``step_scale`` in (0, 2) lowers the minibatch energy;
+    * then, when ``normalize``, every column divided by its norm.
+
+    Returns the new dictionary (n, m); the inputs are not modified.
+    """
+    check.tensor("y", y, ndim=2, shape_doc="(B, n)")
+    check.tensor("W", W, ndim=2, shape_doc="(n, m)")
+    check.tensor("z", z, ndim=2, shape_doc=f"({y.shape[0]}, {W.shape[1]})")
+    if z.shape != (y.shape[0], W.shape[1]) or y.shape[1] != W.shape[0]:
+        raise ValueError(f"argument 'z': expected shape ({y.shape[0]}, {W.shape[1]}) for y {tuple(y.shape)} "
+                         f"and W {tuple(W.shape)}, received {tuple(z.shape)}")
+    if check.nonnegative("step_scale", step_scale) == 0:
+        raise ValueError("argument 'step_scale': expected a number > 0, received 0")
+    B = y.shape[0]
+    grad = -(2.0 / B) * (y - z @ W.T).T @ z
+    L_W = 2.0 * float(torch.linalg.matrix_norm(z.T @ z / B, ord=2))
+    if L_W > 0:
+        W = W - (step_scale / L_W) * grad
+    return normalize_columns(W) if normalize else W.clone()

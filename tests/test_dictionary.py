@@ -95,3 +95,60 @@ def test_rejects_nan_data():
     Y[3, 2] = float("nan")
     with pytest.raises(ValueError, match="'Y'.*finite"):
         learn_dictionary(Y, 4, 0.1, progress=False)
+
+
+def test_one_step_of_learn_dictionary_is_dictionary_step():
+    """learn_dictionary(n_steps=1) = FISTA on its minibatch, then dictionary_step."""
+    from ebmlib.dictionary import dictionary_step
+    from ebmlib.solvers import fista
+
+    Y, _ = planted_problem(N=500)
+    W0 = normalize_columns(torch.randn(20, 30, generator=torch.Generator().manual_seed(7), dtype=Y.dtype))
+    W1, _ = learn_dictionary(Y, 30, 0.2, n_steps=1, batch_size=64, W0=W0, inner_iter=15, step_scale=1.5,
+                             resample_unused=False, progress=False, seed=3)
+    idx = torch.randint(500, (64,), generator=torch.Generator().manual_seed(3))
+    z, _ = fista(Y[idx], W0, 0.2, z0=torch.zeros(64, 30, dtype=Y.dtype), max_iter=15, tol=1e-4)
+    torch.testing.assert_close(W1, dictionary_step(Y[idx], z, W0, step_scale=1.5))
+
+
+def test_dictionary_step_lowers_the_minibatch_energy_below_step_scale_2():
+    from ebmlib.dictionary import dictionary_step
+
+    Y, _ = planted_problem(N=64)
+    g = torch.Generator().manual_seed(8)
+    W = normalize_columns(torch.randn(20, 30, generator=g, dtype=Y.dtype))
+    z = torch.randn(64, 30, generator=g, dtype=Y.dtype) * (torch.rand(64, 30, generator=g) < 0.2)
+
+    def fit(W):
+        return float(((Y - z @ W.T) ** 2).sum(1).mean())
+
+    for s in (0.5, 1.0, 1.9):
+        assert fit(dictionary_step(Y, z, W, step_scale=s, normalize=False)) < fit(W)
+    torch.testing.assert_close(dictionary_step(Y, z, W).norm(dim=0), torch.ones(30, dtype=Y.dtype))
+    assert torch.equal(dictionary_step(Y, torch.zeros_like(z), W), normalize_columns(W))
+    with pytest.raises(ValueError, match="'z'"):
+        dictionary_step(Y, z[:, :5], W)
+
+
+def test_check_dictionary_step_accepts_the_rule_and_names_mistakes():
+    from ebmlib.checks import check_dictionary_step
+
+    def right(y, z, W, s):
+        B = y.shape[0]
+        G = -(2 / B) * (y - z @ W.T).T @ z
+        L = 2 * torch.linalg.matrix_norm(z.T @ z / B, ord=2)
+        W = W - s / L * G
+        return W / W.norm(dim=0)
+
+    def no_norm(y, z, W, s):
+        B = y.shape[0]
+        G = -(2 / B) * (y - z @ W.T).T @ z
+        return W - s / (2 * torch.linalg.matrix_norm(z.T @ z / B, ord=2)) * G
+
+    def todo(y, z, W, s):
+        raise NotImplementedError
+
+    assert check_dictionary_step(right)
+    bad = check_dictionary_step(no_norm)
+    assert not bad and "renormalised" in bad.text["en"] and "renormalisés" in bad.text["fr"]
+    assert not check_dictionary_step(todo)
