@@ -101,22 +101,20 @@ def test_every_number_in_the_prose_is_computed_or_asserted(lang, name):
 
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_the_prose_number_check_fails_on_a_changed_number(tmp_path, lang):
-    """Change one backed number of a chapter's prose in a copy: the check must name it."""
+    """Change a backed number of a chapter's prose in a copy: the check must name it."""
     source = BOOK / lang / "lista.md"
+    assert not prose_numbers.unbacked(source)
     nb = jupytext.read(source)
-    backed = [n for c in nb.cells if c.cell_type == "markdown"
-              for n in prose_numbers.prose_numbers(c.source, lang)]
-    assert backed and not prose_numbers.unbacked(source)
-    target = backed[0]
-    text = source.read_text(encoding="utf-8")
-    changed = text.replace(target.text, "98765", 1)
-    assert changed != text
+    cell = next(c for c in nb.cells
+                if c.cell_type == "markdown" and prose_numbers.prose_numbers(c.source, lang))
+    number = prose_numbers.prose_numbers(cell.source, lang)[-1]
+    changed = re.sub(r"(?<![\d.,])" + re.escape(number.text) + r"(?![\d])", "98765", cell.source, count=1)
+    assert changed != cell.source
+    cell.source = changed
     (tmp_path / lang).mkdir()
     copy = tmp_path / lang / "lista.md"
-    copy.write_text(changed, encoding="utf-8")
+    jupytext.write(nb, copy, fmt="md:myst")
     assert [n.text for n in prose_numbers.unbacked(copy)] == ["98765"]
-    hidden = [c for c in nb.cells if c.cell_type == "code" and "remove-cell" in c.metadata.get("tags", [])]
-    assert hidden, "the chapter backs its numbers with hidden cells"
 
 
 def test_the_prose_number_extractor_reads_both_typographies():
