@@ -316,7 +316,7 @@ def check_dictionary_step(step: Callable[[Tensor, Tensor, Tensor, float], Tensor
          "Vous avez normalisé les lignes ; les atomes sont les colonnes (dim=0)."),
         (normalize_columns(W + (s / L_W) * grad),
          "You climbed the energy: the gradient is −(2/B)(y − z W_dᵀ)ᵀ z, and the step goes against it.",
-         "Vous montez l'énergie : le gradient vaut −(2/B)(y − z W_dᵀ)ᵀ z, et le pas va dans le sens "
+         "Vous faites monter l'énergie : le gradient vaut −(2/B)(y − z W_dᵀ)ᵀ z, et le pas va dans le sens "
          "opposé."),
         (normalize_columns(W - (2 * s / L_W) * grad),
          "Your step is twice too long: L_W = 2‖zᵀz/B‖₂ carries the same factor 2 as the gradient.",
@@ -325,9 +325,9 @@ def check_dictionary_step(step: Callable[[Tensor, Tensor, Tensor, float], Tensor
          "Your step is half as long as it should be: the gradient carries a factor 2, and so does L_W.",
          "Votre pas est deux fois trop court : le gradient porte un facteur 2, et L_W aussi."),
     ]
-    for guess, en, fr in guesses:
-        if torch.allclose(out, guess, atol=1e-6):
-            return Feedback(False, en, fr)
+    mistake = _known_mistake(out, guesses, rtol=0.0, atol=1e-6)
+    if mistake is not None:
+        return mistake
     i, j = divmod(int((out - right).abs().argmax()), m)
     return Feedback(False, f"W[{i}, {j}] is {out[i, j]:.4f}; the step gives {right[i, j]:.4f}.",
                     f"W[{i}, {j}] vaut {out[i, j]:.4f} ; le pas donne {right[i, j]:.4f}.")
@@ -553,7 +553,7 @@ def check_vae_loss(loss: Callable[[Tensor, Tensor, Tensor, Tensor, float], Tenso
     feedback names the classic reduction mistakes (the exercise of the VAE chapter).
     """
     g = torch.Generator().manual_seed(7)
-    B, n, d, beta = 6, 10, 3, 0.5
+    B, n, d, beta = 6, 10, 3, 0.3  # not 0.5: then 2β = 1 and two mistakes look alike
     y = torch.rand(B, n, generator=g, dtype=torch.float64)
     logits = 2 * torch.randn(B, n, generator=g, dtype=torch.float64)
     mu = torch.randn(B, d, generator=g, dtype=torch.float64)

@@ -304,3 +304,45 @@ def test_conv_checkers(monkeypatch, lang):
     assert not unsquared and ("|K̂_i(f)|²" in str(unsquared))
     assert ("Square" in str(unsquared)) == (lang == "en")
     assert not check_conv_lipschitz(lambda K, size: float(K.pow(2).sum()))
+
+
+def test_vae_loss_names_the_missing_half_of_the_kl_apart_from_a_missing_beta(monkeypatch):
+    import torch.nn.functional as F
+
+    from ebmlib.checks import check_vae_loss
+    from ebmlib.vae import gaussian_kl
+
+    monkeypatch.setenv("EBMLIB_LANG", "en")
+
+    def no_half(y, logits, mu, logvar, beta):
+        C = F.binary_cross_entropy_with_logits(logits, y, reduction="none").sum(1)
+        return (C + beta * 2 * gaussian_kl(mu, logvar).sum(1)).mean()
+
+    def no_beta(y, logits, mu, logvar, beta):
+        C = F.binary_cross_entropy_with_logits(logits, y, reduction="none").sum(1)
+        return (C + gaussian_kl(mu, logvar).sum(1)).mean()
+
+    assert "factor ½" in str(check_vae_loss(no_half))
+    assert "forgot β" in str(check_vae_loss(no_beta))
+
+
+def test_dictionary_step_names_its_classic_mistakes(monkeypatch):
+    from ebmlib.checks import check_dictionary_step
+    from ebmlib.dictionary import dictionary_step, normalize_columns
+
+    monkeypatch.setenv("EBMLIB_LANG", "en")
+
+    def right(y, z, W, s):
+        return dictionary_step(y, z, W, step_scale=s)
+
+    def uphill(y, z, W, s):
+        B = y.shape[0]
+        grad = -(2.0 / B) * (y - z @ W.T).T @ z
+        L_W = 2.0 * float(torch.linalg.matrix_norm(z.T @ z / B, ord=2))
+        return normalize_columns(W + (s / L_W) * grad)
+
+    assert check_dictionary_step(right)
+    assert "climbed the energy" in str(check_dictionary_step(uphill))
+    assert "W[" in str(check_dictionary_step(lambda y, z, W, s: W))
+    monkeypatch.setenv("EBMLIB_LANG", "fr")
+    assert "faites monter" in str(check_dictionary_step(uphill))
