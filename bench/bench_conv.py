@@ -34,7 +34,7 @@ from ebmlib.conv import conv_energy, conv_fista, decode, highpass, learn_conv_di
 from ebmlib.data import sample_images
 
 # The chapter's progression settings (book/en/conv-sparse-coding.md)
-PROGRESSION = dict(kernel_size=9, lam=2.0, n_steps=400, batch_size=8, crop=32, inner_iter=10,
+PROGRESSION = dict(kernel_size=9, lam=2.0, n_steps=250, batch_size=8, crop=32, inner_iter=10,
                    step_scale=1.8)
 
 

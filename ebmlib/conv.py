@@ -21,9 +21,9 @@ Boundary (the ``boundary`` argument, the same for every function of this module)
 * ``"full"`` (default): the maps are larger than the image, H_z = H + k_h − 1 and
   W_z = W + k_w − 1, and the reconstruction keeps only the "valid" part of each
   convolution. Every pixel of y is then covered by the same number (k_h·k_w) of map
-  positions, so no pixel near the border is cheaper to explain than another, and no
-  padding value is invented. The adjoint Dᵀ is the "full" correlation of y with the
-  kernels (y padded with zeros).
+  positions (a pixel near the border has as many kernel placements to draw on as one in
+  the middle), and no padding value is invented. The adjoint Dᵀ is the "full" correlation
+  of y with the kernels (y padded with zeros).
 * ``"circular"``: H_z = H and W_z = W, and the convolution wraps around (periodic
   boundary), as in sporco's ``ConvBPDN``; the adjoint is the circular correlation.
 
@@ -48,8 +48,8 @@ from tqdm.auto import tqdm
 from . import _validate as check
 
 __all__ = ["BOUNDARIES", "ConvSparseAutoEncoder", "ConvTrainingCurve", "conv_energy", "conv_fista",
-           "conv_lipschitz", "decode", "decode_adjoint", "highpass", "learn_conv_dictionary",
-           "map_size", "normalize_kernels", "random_crops", "train_conv_autoencoder"]
+           "conv_lipschitz", "conv_lipschitz_power", "decode", "decode_adjoint", "highpass",
+           "learn_conv_dictionary", "map_size", "normalize_kernels", "random_crops", "train_conv_autoencoder"]
 
 BOUNDARIES = ("full", "circular")
 
@@ -197,11 +197,12 @@ def decode_adjoint(y: Tensor, K: Tensor, boundary: str = "full") -> Tensor:
 
 
 def conv_lipschitz(K: Tensor, image_size: tuple[int, int], boundary: str = "full") -> float:
-    """L = ‖D‖², the Lipschitz constant of Z ↦ Dᵀ(D Z − y), computed exactly in the Fourier
-    domain: the largest σ_max(K̂(f))² over the frequencies f of the maps' grid, K̂(f) being
-    the C × M matrix of the kernels' transforms. Exact for ``"circular"``; for ``"full"`` it
-    is that of the circular operator on the larger grid, an upper bound (and tight in
-    practice). No gradient flows through it.
+    """L = ‖D‖², the Lipschitz constant of Z ↦ Dᵀ(D Z − y), computed in the Fourier domain:
+    the largest σ_max(K̂(f))² over the frequencies f of the maps' grid, K̂(f) being the
+    C × M matrix of the kernels' transforms. Exact for ``"circular"``; for ``"full"`` it is
+    the norm of the circular operator on the larger grid, which the crop to the image can
+    only shrink: an upper bound (:func:`conv_lipschitz_power` measures how close). No
+    gradient flows through it.
 
     Args:
         K: kernels, (M, C, k_h, k_w).
@@ -211,6 +212,34 @@ def conv_lipschitz(K: Tensor, image_size: tuple[int, int], boundary: str = "full
     _kernels(K)
     z_size = map_size(image_size, tuple(K.shape[-2:]), boundary)
     return _Operator(K.detach(), z_size, boundary).lipschitz()
+
+
+def conv_lipschitz_power(K: Tensor, image_size: tuple[int, int], boundary: str = "full", *,
+                         n_iter: int = 100, seed: int = 0) -> float:
+    """‖D‖² estimated by power iteration on DᵀD, from random maps: the Rayleigh quotient
+    ‖D z‖² / ‖z‖² after ``n_iter`` iterations. It is a lower bound of ‖D‖² that rises towards
+    it, so with :func:`conv_lipschitz` (an upper bound for ``"full"``) it brackets ‖D‖².
+    Computed in the kernels' dtype; no gradient flows through it.
+
+    Args:
+        K: kernels, (M, C, k_h, k_w).
+        image_size: (H, W) of the images.
+        boundary: ``"full"`` or ``"circular"``.
+        n_iter: number of iterations (>= 1).
+        seed: seed of the random start.
+    """
+    _kernels(K)
+    check.positive_int("n_iter", n_iter)
+    z_size = map_size(image_size, tuple(K.shape[-2:]), boundary)
+    op = _Operator(K.detach(), z_size, boundary)
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(1, K.shape[0], *z_size, generator=g, dtype=K.dtype).to(K.device)
+    z = z / torch.linalg.vector_norm(z)
+    with torch.no_grad():
+        for _ in range(n_iter):
+            z = op.adjoint(op.apply(z))
+            z = z / torch.linalg.vector_norm(z)
+        return float(op.apply(z).pow(2).sum())
 
 
 def conv_energy(y: Tensor, K: Tensor, z: Tensor, lam: float, boundary: str = "full") -> Tensor:
@@ -239,13 +268,20 @@ def conv_energy(y: Tensor, K: Tensor, z: Tensor, lam: float, boundary: str = "fu
 
 def conv_fista(y: Tensor, K: Tensor, lam: float, *, z0: Tensor | None = None, max_iter: int = 200,
                tol: float = 1e-4, L: float | None = None, boundary: str = "full",
-               restart: bool = False) -> tuple[Tensor, Tensor]:
-    """FISTA for the feature maps: minimise E(Z, y) = ½‖y − Σ_i K_i * Z_i‖² + λ Σ_i ‖Z_i‖₁.
+               restart: bool = False, target: Tensor | None = None,
+               alpha: float = 0.0) -> tuple[Tensor, Tensor]:
+    """FISTA for the feature maps: minimise E(Z, y) = ½‖y − Σ_i K_i * Z_i‖² + λ Σ_i ‖Z_i‖₁,
+    plus (α/2)‖Z − T‖² when a ``target`` T and a weight ``alpha`` α > 0 are given.
 
     x_k = h_{λ/L}(v_k − Dᵀ(D v_k − y)/L), t_{k+1} = (1 + √(1 + 4 t_k²))/2,
     v_{k+1} = x_k + (t_k − 1)/t_{k+1} (x_k − x_{k−1}), as in :func:`ebmlib.solvers.fista`
     but with the convolution operator D (in the Fourier domain). D v is a combination of
     D x_k and D x_{k−1}, so an iteration costs one transform of the maps each way.
+
+    With the prediction term (the inference of predictive sparse decomposition, where T is
+    the encoder's prediction Enc(y)), the smooth part gains the gradient α(Z − T) and its
+    Lipschitz constant becomes L + α, so the step is
+    x_k = h_{λ/(L+α)}(v_k − (Dᵀ(D v_k − y) + α(v_k − T))/(L + α)).
 
     Args:
         y: images, (B, C, H, W).
@@ -255,14 +291,19 @@ def conv_fista(y: Tensor, K: Tensor, lam: float, *, z0: Tensor | None = None, ma
         max_iter: maximum number of iterations (>= 1).
         tol: stop when ‖Z_{k+1} − Z_k‖_F / ‖Z_k‖_F <= tol over the batch; 0 runs exactly
             ``max_iter`` iterations (and synchronises nothing between iterations).
-        L: a Lipschitz constant >= ‖D‖²; default :func:`conv_lipschitz`.
+        L: a Lipschitz constant >= ‖D‖²; default :func:`conv_lipschitz`. With the
+            prediction term, α is added to it.
         boundary: ``"full"`` (maps (H + k_h − 1) × (W + k_w − 1)) or ``"circular"`` (H × W).
         restart: reset the momentum of an image when its last step went against the
             previous one (adaptive restart, O'Donoghue & Candès 2015).
+        target: T, maps (B, M, H_z, W_z) that the prediction term pulls Z towards; needed
+            when ``alpha`` > 0.
+        alpha: α >= 0, the weight of the prediction term (α/2)‖Z − T‖²; 0 (the default)
+            leaves it out.
 
     Returns:
         ``(z, trace)``: the maps, (B, M, H_z, W_z), and the energy of every image after every
-        iteration, (T, B), detached.
+        iteration (prediction term included), (T, B), detached.
     """
     _images(y, _kernels(K))
     boundary = _boundary(boundary)
@@ -283,12 +324,24 @@ def conv_fista(y: Tensor, K: Tensor, lam: float, *, z0: Tensor | None = None, ma
         if z0.device != y.device or z0.dtype != y.dtype:
             raise ValueError("arguments 'z0' and 'y': expected the same device and dtype, "
                              f"received {z0.device}/{z0.dtype} and {y.device}/{y.dtype}")
+    alpha = check.nonnegative("alpha", alpha)
+    if alpha > 0:
+        if target is None:
+            raise ValueError("argument 'target': expected maps (B, M, H_z, W_z) when alpha > 0, "
+                             "received None")
+        check.tensor("target", target, ndim=4, shape_doc="(B, M, H_z, W_z)")
+        if tuple(target.shape) != (B, M, *z_size):
+            raise ValueError(f"argument 'target': expected shape (B, M, H_z, W_z) = {(B, M, *z_size)} "
+                             f"for boundary={boundary!r}, received {tuple(target.shape)}")
+        if target.device != y.device or target.dtype != y.dtype:
+            raise ValueError("arguments 'target' and 'y': expected the same device and dtype, "
+                             f"received {target.device}/{target.dtype} and {y.device}/{y.dtype}")
     op = _Operator(K, z_size, boundary)
     if L is None:
         L = op.lipschitz()
     elif check.nonnegative("L", L) == 0:
         raise ValueError("argument 'L': expected a number > 0, received 0")
-    L = float(L)
+    L = float(L) + alpha  # the smooth part's Lipschitz constant, prediction term included
     eta = lam / L
 
     x_prev = y.new_zeros(B, M, *z_size) if z0 is None else z0
@@ -299,12 +352,17 @@ def conv_fista(y: Tensor, K: Tensor, lam: float, *, z0: Tensor | None = None, ma
     tiny = torch.finfo(y.dtype).tiny
     done = 0
     for _ in range(max_iter):
-        step = v - op.adjoint(s_v - y) / L
+        grad = op.adjoint(s_v - y)
+        if alpha > 0:
+            grad = grad + alpha * (v - target)
+        step = v - grad / L
         x = functional.softshrink(step, eta) if eta > 0 and not step.requires_grad else \
             torch.sign(step) * torch.clamp(step.abs() - eta, min=0)
         s_x = op.apply(x)
         with torch.no_grad():
             trace[done] = 0.5 * (y - s_x).pow(2).sum((1, 2, 3)) + lam * x.abs().sum((1, 2, 3))
+            if alpha > 0:
+                trace[done] += 0.5 * alpha * (x - target).pow(2).sum((1, 2, 3))
         done += 1
         if tol > 0:
             change = torch.linalg.vector_norm(x.detach() - x_prev.detach()) / \
@@ -521,6 +579,9 @@ class ConvSparseAutoEncoder(nn.Module):
     * Decoder: the linear convolution D Z = Σ_i K_i * Z_i with K = W_d, whose kernels are
       kept at unit norm by :func:`train_conv_autoencoder`.
 
+    W_e and W_d start as independent draws of white noise (each kernel at unit norm), so
+    that whatever likeness the trained encoder and decoder show comes from training.
+
     Parameters: ``W_e`` (M, C, k, k), ``b`` (M,), ``g`` (M,), ``W_d`` (M, C, k, k) and, for
     ``"shrink"``, ``theta`` (M,).
     """
@@ -537,9 +598,10 @@ class ConvSparseAutoEncoder(nn.Module):
                              f"{nonlinearity!r}")
         self.nonlinearity = nonlinearity
         g = torch.Generator().manual_seed(seed)
-        W_d = normalize_kernels(torch.randn(n_maps, in_channels, kernel_size, kernel_size, generator=g))
-        self.W_d = nn.Parameter(W_d)
-        self.W_e = nn.Parameter(W_d.clone())  # start as the adjoint of the decoder
+        shape = (n_maps, in_channels, kernel_size, kernel_size)
+        self.W_d = nn.Parameter(normalize_kernels(torch.randn(*shape, generator=g)))
+        # drawn independently of W_d: any likeness between the two is learned
+        self.W_e = nn.Parameter(normalize_kernels(torch.randn(*shape, generator=g)))
         self.b = nn.Parameter(torch.zeros(n_maps))
         self.g = nn.Parameter(torch.full((n_maps,), 0.1))
         self.theta = nn.Parameter(torch.full((n_maps,), 0.1)) if nonlinearity == "shrink" else None
@@ -606,10 +668,12 @@ def train_conv_autoencoder(model: ConvSparseAutoEncoder, images: Sequence[Tensor
     """Train ``model`` in place with Adam on random crops; keeps the decoder kernels at unit norm.
 
     With ``prediction_weight`` α = 0 the loss is the sparse auto-encoder's
-    ½‖y − Dec(Enc(y))‖² + λ‖Enc(y)‖₁. With α > 0 (predictive sparse decomposition), each
-    step first infers the optimal maps Z* with :func:`conv_fista` (``inner_iter``
-    iterations, warm-started at Enc(y)), then the decoder learns to reconstruct from Z*
-    and the encoder to predict Z*: loss ½‖y − Dec(Z*)‖² + λ‖Z*‖₁ + α·½‖Z* − Enc(y)‖².
+    ½‖y − Dec(Enc(y))‖² + λ‖Enc(y)‖₁. With α > 0 (predictive sparse decomposition,
+    Kavukcuoglu, Ranzato & LeCun 2008), each step first infers the maps Z* that minimise
+    the whole energy ½‖y − Dec(Z)‖² + λ‖Z‖₁ + α·½‖Z − Enc(y)‖², prediction term included,
+    with :func:`conv_fista` (``target`` = Enc(y), ``inner_iter`` iterations warm-started at
+    Enc(y)); then the decoder learns to reconstruct from Z* and the encoder to predict Z*,
+    both lowering that energy at Z*.
     In that case the two halves are updated as PSD alternates them: Adam (``lr``) trains
     the encoder on the prediction term, and the decoder takes the kernel step of
     :func:`learn_conv_dictionary` (size ``step_scale`` / L_K, then unit norm). Adam's
@@ -643,7 +707,7 @@ def train_conv_autoencoder(model: ConvSparseAutoEncoder, images: Sequence[Tensor
             with torch.no_grad():
                 z0 = model.encode(y)
             z_star, _ = conv_fista(y, model.W_d.detach(), lam, z0=z0, max_iter=inner_iter, tol=0,
-                                   boundary=model.boundary)
+                                   boundary=model.boundary, target=z0, alpha=alpha)
         loss = model.loss(y, lam, z_star=z_star, prediction_weight=alpha)
         optimizer.zero_grad()
         model.W_d.grad = None

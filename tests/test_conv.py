@@ -10,6 +10,7 @@ from ebmlib.conv import (
     conv_energy,
     conv_fista,
     conv_lipschitz,
+    conv_lipschitz_power,
     decode,
     decode_adjoint,
     highpass,
@@ -102,6 +103,48 @@ def test_fista_lowers_the_energy_and_reaches_the_optimality_conditions(device, b
     on = z != 0
     assert bool(on.any())
     assert torch.allclose(g[on], lam * torch.sign(z[on]), atol=1e-4)
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_power_iteration_brackets_the_operator_norm(boundary):
+    y, K, z = problem(C=3, boundary=boundary, seed=4)
+    size = tuple(y.shape[-2:])
+    n = z[0].numel()
+    basis = torch.eye(n, dtype=torch.float64).reshape(n, *z.shape[1:])
+    sigma2 = float(torch.linalg.matrix_norm(decode(basis, K, boundary).reshape(n, -1), ord=2)) ** 2
+    power = conv_lipschitz_power(K, size, boundary, n_iter=500)
+    assert power <= sigma2 * (1 + 1e-9)  # a Rayleigh quotient: a lower bound ...
+    assert power == pytest.approx(sigma2, rel=1e-4)  # ... that converges to ‖D‖²
+    assert power <= conv_lipschitz(K, size, boundary) * (1 + 1e-9)
+    assert conv_lipschitz_power(K, size, boundary, n_iter=3) <= power * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_fista_with_the_prediction_term(boundary):
+    y, K, _ = problem(C=3, M=4, boundary=boundary, seed=6)
+    target = problem(C=3, M=4, boundary=boundary, seed=7)[2]
+    lam, alpha = 0.2, 0.7
+    z, trace = conv_fista(y, K, lam, max_iter=1000, tol=0, boundary=boundary, target=target,
+                          alpha=alpha)
+    energy = conv_energy(y, K, z, lam, boundary) + 0.5 * alpha * (z - target).pow(2).sum((1, 2, 3))
+    assert torch.allclose(trace[-1], energy)
+    assert bool((trace[-1] <= trace[0]).all())
+    # optimality of ½‖y − Dz‖² + λ‖z‖₁ + (α/2)‖z − T‖²: |Dᵀ(y − Dz) − α(z − T)| <= λ,
+    # with equality and the sign of z where z ≠ 0
+    g = decode_adjoint(y - decode(z, K, boundary), K, boundary) - alpha * (z - target)
+    assert float(g.abs().max()) <= lam * (1 + 1e-4)
+    on = z != 0
+    assert bool(on.any())
+    assert torch.allclose(g[on], lam * torch.sign(z[on]), atol=1e-4)
+    # the term pulls the maps towards the target; alpha = 0 ignores it
+    z_plain, t_plain = conv_fista(y, K, lam, max_iter=1000, tol=0, boundary=boundary)
+    assert float((z - target).norm()) < float((z_plain - target).norm())
+    _, t0 = conv_fista(y, K, lam, max_iter=50, tol=0, boundary=boundary, target=target, alpha=0.0)
+    assert torch.equal(t0, t_plain[:50])
+    with pytest.raises(ValueError, match="argument 'target'"):
+        conv_fista(y, K, lam, alpha=1.0)
+    with pytest.raises(ValueError, match="argument 'target': expected shape"):
+        conv_fista(y, K, lam, alpha=1.0, target=target[:, :2])
 
 
 def test_warm_start_restart_and_tolerance():
@@ -220,6 +263,31 @@ def test_psd_training_takes_the_dictionary_step_on_the_decoder():
     with pytest.raises(ValueError, match="argument 'step_scale'"):
         train_conv_autoencoder(model, images, lam, prediction_weight=1.0, step_scale=0.0,
                                crop=24, progress=False)
+
+
+def test_encoder_and_decoder_start_independent():
+    model = ConvSparseAutoEncoder(1, 16, 9, seed=0)
+    We, Wd = model.W_e.detach().flatten(1), model.W_d.detach().flatten(1)
+    assert torch.allclose(We.norm(dim=1), torch.ones(16)) and torch.allclose(Wd.norm(dim=1), torch.ones(16))
+    assert float((We * Wd).sum(1).abs().max()) < 0.5  # 81-dim white noise: |corr| ~ 0.1
+
+
+def test_psd_inference_includes_the_prediction_term(monkeypatch):
+    import ebmlib.conv as conv
+
+    calls = []
+    real = conv.conv_fista
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(conv, "conv_fista", spy)
+    model = ConvSparseAutoEncoder(1, 3, 5, nonlinearity="shrink", seed=0)
+    train_conv_autoencoder(model, structured_images(seed=3), 0.1, prediction_weight=0.5, n_steps=2,
+                           batch_size=2, crop=16, inner_iter=3, progress=False)
+    assert len(calls) == 2
+    assert all(c["alpha"] == 0.5 and c["target"] is c["z0"] for c in calls)
 
 
 def test_autoencoder_prediction_term():
