@@ -20,8 +20,9 @@ Reductions, stated once because they are the most common VAE bug: every loss her
 *summed over the pixels and over the code dimensions*; ``reduction`` only says what is done
 over the batch: ``"sum"`` (pytorch/examples' VAE), ``"batchmean"`` (per sample, the
 negative ELBO in nats) or ``"none"`` ((B,)). Averaging over the pixels as well (the
-default ``reduction="mean"`` of PyTorch's losses) divides C by n but not R by n: it
-silently multiplies β by n / d. That is refused with an error.
+default ``reduction="mean"`` of PyTorch's losses) divides C by n and R by d (each term
+averaged over its own entries), which silently multiplies β by n / d (and the whole loss
+by 1 / n). That is refused with an error.
 
 Shapes: observations y (B, n), codes μ, log σ², z (B, d).
 """
@@ -421,7 +422,8 @@ def kl_per_dimension(model: VAE, Y: Tensor, *, batch_size: int = 1024) -> Tensor
     the aggregate posterior (the mixture of the balls over y): R̄_j is an *upper bound* on
     the information z_j carries about y, not that information itself. A dimension whose
     R̄_j is ≈ 0 carries none: its ball is the prior N(0, 1) for every y (posterior
-    collapse). The sum over j is the mean R of :func:`evaluate` (without the noise).
+    collapse). The sum over j is the mean R of :func:`evaluate`: R depends only on μ and σ,
+    not on the code drawn from the ball, so the two agree whatever the seed.
     """
     model._check_y(Y)
     check.positive_int("batch_size", batch_size)

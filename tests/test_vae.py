@@ -131,6 +131,18 @@ def test_mean_reduction_is_refused_with_the_reason():
         vae_loss(y, y, mu, logvar, reduction="mean")
 
 
+def test_pytorch_mean_reduction_divides_c_by_n_and_r_by_d_so_beta_becomes_beta_n_over_d():
+    g = torch.Generator().manual_seed(5)
+    B, n, d, beta = 4, 12, 3, 0.7
+    y, logits = torch.rand(B, n, generator=g), torch.randn(B, n, generator=g)
+    mu, logvar = codes(B, d, dtype=torch.float32)
+    mean_loss = F.binary_cross_entropy_with_logits(logits, y) + beta * gaussian_kl(mu, logvar).mean()
+    implied = vae_loss(y, logits, mu, logvar, beta=beta * n / d, reduction="batchmean").loss
+    torch.testing.assert_close(n * mean_loss, implied)
+    asked = vae_loss(y, logits, mu, logvar, beta=beta, reduction="batchmean").loss
+    assert not torch.allclose(n * mean_loss, asked)
+
+
 # -- bad input ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("change, match", [
@@ -203,6 +215,18 @@ def test_a_strong_kl_collapses_the_posterior_and_none_lets_the_balls_fly():
     assert bool((kl30 < 0.01).all()), kl30
     assert h0.val_mu_norm[-1] > 3 * h30.val_mu_norm[-1]
     assert h0.val_sigma[-1] < 0.2 * h0.val_sigma[0], h0.val_sigma
+
+
+def test_kl_per_dimension_sums_to_the_held_out_kl_whatever_the_draw():
+    torch.manual_seed(0)
+    model = VAE(20, 16, 3).double()
+    Y = toy_data(50).double()
+    kl = kl_per_dimension(model, Y)
+    assert kl.shape == (3,) and bool((kl >= 0).all())
+    held = [evaluate(model, Y, seed=seed) for seed in (0, 1)]
+    for h in held:
+        assert math.isclose(h.kl, float(kl.sum()), rel_tol=1e-9)
+    assert held[0].reconstruction != held[1].reconstruction  # C depends on the draw, R does not
 
 
 def test_sample_interpolate_save_load(tmp_path, device):
