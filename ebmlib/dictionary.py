@@ -4,9 +4,10 @@ Learns the decoder W_d of the sparse-coding energy
 
 .. math::  E(z, y) = \lVert y - W_d z \rVert^2 + \lambda \lVert z \rVert_1
 
-on minibatches, as the lecture describes: for each minibatch, infer the codes z* with
-FISTA (W_d fixed), take a gradient step on W_d at z* (the codes fixed), then renormalise
-W_d's columns to unit length. Without the renormalisation the energy can be lowered
+on minibatches: for each minibatch, infer the codes z* with FISTA (W_d fixed), take a
+gradient step on W_d at z* (the codes fixed), then renormalise W_d's columns to unit
+length (the standard rule; the lecture notes divide W_d and z by the sum of the column
+norms instead). Without the renormalisation the energy can be lowered
 for free by growing W_d and shrinking z, which makes λ‖z‖₁ meaningless; see
 ``normalize=False``.
 
@@ -64,8 +65,9 @@ def learn_dictionary(Y: Tensor, m: int, lam: float, *, n_steps: int = 500, batch
     (at most ``inner_iter`` iterations, warm-started from the codes these rows had the
     last time they were drawn, when ``warm_start``), then moves W_d down the gradient
     of the minibatch's mean energy, −(2/B) (y − z* W_dᵀ)ᵀ z*, with the step
-    ``step_scale / L_W`` where L_W = 2‖z*ᵀz*/B‖₂ is that gradient's Lipschitz constant,
-    and finally renormalises the columns (when ``normalize``).
+    ``step_scale / L_W`` where L_W = 2‖z*ᵀz*/B‖₂ is that gradient's Lipschitz constant
+    (:func:`dictionary_step` with ``normalize=False``), replaces the unused atoms (when
+    ``resample_unused``), and finally renormalises the columns (when ``normalize``).
 
     Args:
         Y: training data, (N, n), on any device.
@@ -76,7 +78,7 @@ def learn_dictionary(Y: Tensor, m: int, lam: float, *, n_steps: int = 500, batch
         W0: initial dictionary (n, m); default: m random training rows, normalised.
         step_scale: multiplies the 1/L_W step (1 is safe; up to ~1.9 is faster).
         inner_iter: FISTA iterations per minibatch.
-        normalize: renormalise the columns after each step (the lecture's rule).
+        normalize: renormalise the columns to unit length after each step.
         resample_unused: replace atoms that no code in the minibatch used by a random
             training row, so that no atom dies.
         Y_val: optional held-out data (N_val, n) for the curve's held-out energy.
@@ -129,12 +131,7 @@ def learn_dictionary(Y: Tensor, m: int, lam: float, *, n_steps: int = 500, batch
             z, trace = fista(y, W, lam, z0=z0, max_iter=inner_iter, tol=1e-4, trace=evaluate)
             if codes is not None:
                 codes[idx] = z
-            B = y.shape[0]
-            residual = y - z @ W.T
-            grad = -(2.0 / B) * residual.T @ z
-            L_W = 2.0 * float(torch.linalg.matrix_norm(z.T @ z / B, ord=2))
-            if L_W > 0:
-                W = W - (step_scale / L_W) * grad
+            W = dictionary_step(y, z, W, step_scale=step_scale, normalize=False)
             if resample_unused:
                 unused = (z != 0).sum(0) == 0
                 k = int(unused.sum())

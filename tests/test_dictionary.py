@@ -152,3 +152,37 @@ def test_check_dictionary_step_accepts_the_rule_and_names_mistakes():
     bad = check_dictionary_step(no_norm)
     assert not bad and "renormalised" in bad.text["en"] and "renormalisés" in bad.text["fr"]
     assert not check_dictionary_step(todo)
+
+
+def test_learn_dictionary_takes_its_steps_with_dictionary_step(monkeypatch):
+    """Every step of learn_dictionary is dictionary_step (normalize=False), then the
+    resampling and the renormalisation: a hand-written loop gives the same dictionary."""
+    import ebmlib.dictionary as dictionary
+    from ebmlib.solvers import fista
+
+    Y, _ = planted_problem(N=400)
+    W0 = normalize_columns(torch.randn(20, 30, generator=torch.Generator().manual_seed(5), dtype=Y.dtype))
+    W_lib, _ = learn_dictionary(Y, 30, 0.2, n_steps=5, batch_size=32, W0=W0, inner_iter=8, step_scale=1.2,
+                                resample_unused=False, progress=False, seed=4)
+    g = torch.Generator().manual_seed(4)
+    codes, W = torch.zeros(400, 30, dtype=Y.dtype), W0.clone()
+    for _ in range(5):
+        idx = torch.randint(400, (32,), generator=g)
+        z, _ = fista(Y[idx], W, 0.2, z0=codes[idx], max_iter=8, tol=1e-4)
+        codes[idx] = z
+        W = normalize_columns(dictionary.dictionary_step(Y[idx], z, W, step_scale=1.2, normalize=False))
+    torch.testing.assert_close(W_lib, W)
+
+    calls = []
+    step = dictionary.dictionary_step
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs)
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(dictionary, "dictionary_step", counting)
+    W_counted, _ = learn_dictionary(Y, 30, 0.2, n_steps=7, batch_size=32, progress=False, seed=4)
+    assert len(calls) == 7 and all(kw["normalize"] is False for kw in calls)
+    monkeypatch.undo()
+    torch.testing.assert_close(W_counted, learn_dictionary(Y, 30, 0.2, n_steps=7, batch_size=32,
+                                                           progress=False, seed=4)[0])
