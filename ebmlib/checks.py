@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,10 +54,15 @@ class Feedback:
         hidden = ' style="display:none"'
         spans = "".join(
             f'<span class="ebm-feedback-msg" lang="{lang}"{"" if lang == shown else hidden}>'
-            f"{html.escape(msg)}</span>"
+            f"{_inline_code(html.escape(msg))}</span>"
             for lang, msg in self.text.items())
         return (f'<div class="ebm-feedback" style="border-left:4px solid {colour};'
                 f'padding:0.3em 0.8em"><strong style="color:{colour}">{mark}</strong> {spans}</div>')
+
+
+def _inline_code(text: str) -> str:
+    """HTML: a `span` between backticks becomes <code>span</code> (plain text keeps the backticks)."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
 
 
 def _invoke(fn: Callable[..., object], *args: object) -> tuple[object, Feedback | None]:
@@ -65,11 +71,12 @@ def _invoke(fn: Callable[..., object], *args: object) -> tuple[object, Feedback 
         return fn(*args), None
     except NotImplementedError:
         return None, Feedback(False, "Not implemented yet: replace the `raise NotImplementedError`.",
-                              "Pas encore implémenté : remplacez le `raise NotImplementedError`.")
+                              "Pas encore implémenté : remplacez la ligne `raise NotImplementedError` par "
+                              "votre code.")
     except Exception as err:  # the student's code may raise anything: report it
         msg = f"{type(err).__name__}: {err}"
         return None, Feedback(False, f"Your function raised {msg}",
-                              f"Votre fonction a levé {msg}")
+                              f"Votre fonction a levé l'exception {msg}")
 
 
 def _call(fn: Callable[..., object], *args: object) -> tuple[Tensor | None, Feedback | None]:
@@ -79,7 +86,8 @@ def _call(fn: Callable[..., object], *args: object) -> tuple[Tensor | None, Feed
     if not isinstance(out, Tensor):
         kind = type(out).__name__
         return None, Feedback(False, f"Expected a torch.Tensor, received {kind}.",
-                              f"Un torch.Tensor est attendu, reçu : {kind}.")
+                              "Un torch.Tensor était attendu ; la fonction a renvoyé un objet de "
+                              f"type {kind}.")
     return out, None
 
 
@@ -102,20 +110,24 @@ def _shape(out: Tensor, want: tuple[int, ...]) -> Feedback | None:
     if tuple(out.shape) != want:
         return Feedback(False, f"Expected shape {want} (one energy per sample), "
                                f"received {tuple(out.shape)}.",
-                        f"Forme attendue {want} (une énergie par exemple), "
-                        f"reçue {tuple(out.shape)}.")
+                        "Forme attendue pour les énergies (une pour chaque exemple) : "
+                        f"{want} ; reçue : {tuple(out.shape)}.")
     return None
 
 
 def _run(fn: Callable[..., object], args: tuple, shape: tuple[int, ...], like_en: str,
          like_fr: str) -> tuple[Tensor | None, Feedback | None]:
-    """Call the student's function, check that it returns a tensor of ``shape``; float64 out."""
+    """Call the student's function, check that it returns a tensor of ``shape``; float64 out.
+
+    ``like_en`` follows "Expected"; ``like_fr`` follows « Forme attendue pour », so that the
+    French message needs no agreement with the thing described (« pour W_e », « pour la perte »).
+    """
     out, bad = _call(fn, *args)
     if bad is not None:
         return None, bad
     if tuple(out.shape) != shape:
         return None, Feedback(False, f"Expected {like_en}, {shape}, received {tuple(out.shape)}.",
-                              f"{like_fr}, {shape}, est attendue ; reçue {tuple(out.shape)}.")
+                              f"Forme attendue pour {like_fr} : {shape} ; reçue : {tuple(out.shape)}.")
     return out.detach().to(torch.float64), None
 
 
@@ -165,8 +177,8 @@ def check_toy_energy(energy: Callable[[Tensor, Tensor, float], Tensor]) -> Feedb
     i = int((out - right).abs().argmax())
     return Feedback(False, f"Wrong value: for sample {i} you give {out[i]:.4f}, "
                            f"expected {right[i]:.4f}.",
-                    f"Valeur fausse : pour l'exemple {i} vous donnez {out[i]:.4f}, "
-                    f"attendu {right[i]:.4f}.")
+                    f"Valeur fausse : pour l'exemple {i}, vous donnez {out[i]:.4f} au lieu de "
+                    f"{right[i]:.4f}.")
 
 
 def check_l2_free_energy(free_energy: Callable[[Tensor, float], Tensor]) -> Feedback:
@@ -199,13 +211,13 @@ def check_l2_free_energy(free_energy: Callable[[Tensor, float], Tensor]) -> Feed
         if torch.allclose(out, lam * d2, rtol=1e-3, atol=1e-5):
             return Feedback(False, f"For λ = {lam} you return λ·d(y)²: minimise over the offset "
                                    "length s of (d − s)² + λs² to find the factor.",
-                            f"Pour λ = {lam} vous renvoyez λ·d(y)² : minimisez (d − s)² + λs² "
-                            "sur la longueur s du décalage pour trouver le facteur.")
+                            f"Pour λ = {lam}, vous renvoyez λ·d(y)² : minimisez (d − s)² + λs² "
+                            "par rapport à la longueur s du décalage pour trouver le facteur.")
         i = int((out - right).abs().argmax())
         return Feedback(False, f"For λ = {lam}, at y = {y[i].tolist()} you give {out[i]:.4f}, "
                                f"inference finds {right[i]:.4f}.",
-                        f"Pour λ = {lam}, en y = {y[i].tolist()} vous donnez {out[i]:.4f}, "
-                        f"l'inférence trouve {right[i]:.4f}.")
+                        f"Pour λ = {lam}, en y = {y[i].tolist()}, vous donnez {out[i]:.4f} alors "
+                        f"que l'inférence trouve {right[i]:.4f}.")
     return Feedback(True, "Right: F(y) = λ/(1+λ) · d(y)², as inference finds.",
                     "Juste : F(y) = λ/(1+λ) · d(y)², comme le trouve l'inférence.")
 
@@ -249,8 +261,8 @@ def check_l1_free_energy(free_energy: Callable[[Tensor, float], Tensor]) -> Feed
         i = int((out - right).abs().argmax())
         return Feedback(False, f"For λ = {lam}, at y = {y[i].tolist()} you give {out[i]:.4f}, "
                                f"inference finds {right[i]:.4f}.",
-                        f"Pour λ = {lam}, en y = {y[i].tolist()} vous donnez {out[i]:.4f}, "
-                        f"l'inférence trouve {right[i]:.4f}.")
+                        f"Pour λ = {lam}, en y = {y[i].tolist()}, vous donnez {out[i]:.4f} alors "
+                        f"que l'inférence trouve {right[i]:.4f}.")
     return Feedback(True, "Right: F(y) = min_t Σ_i H_λ(y_i − c_i(t)), as inference finds.",
                     "Juste : F(y) = min_t Σ_i H_λ(y_i − c_i(t)), comme le trouve l'inférence.")
 
@@ -261,7 +273,7 @@ def check_normalize(normalize: Callable[[Tensor], Tensor]) -> Feedback:
 
     g = torch.Generator().manual_seed(3)
     W = torch.randn(12, 7, generator=g, dtype=torch.float64) * torch.arange(1, 8, dtype=torch.float64)
-    out, bad = _run(normalize, (W.clone(),), (12, 7), "the shape of W", "La forme de W")
+    out, bad = _run(normalize, (W.clone(),), (12, 7), "the shape of W", "le résultat (comme W)")
     if bad is not None:
         return bad
     if torch.allclose(out, normalize_columns(W), atol=1e-6):
@@ -278,11 +290,11 @@ def check_normalize(normalize: Callable[[Tensor], Tensor]) -> Feedback:
     norms = out.norm(dim=0)
     if not torch.allclose(norms, torch.ones_like(norms), atol=1e-6):
         return Feedback(False, f"The column norms are {norms.numpy().round(3).tolist()}, not all 1.",
-                        f"Les normes des colonnes valent {norms.numpy().round(3).tolist()}, "
-                        "pas toutes 1.")
+                        f"Les normes des colonnes sont {norms.numpy().round(3).tolist()} : elles "
+                        "ne valent pas toutes 1.")
     return Feedback(False, "The columns have unit norm but changed direction: only rescale them.",
                     "Les colonnes sont de norme 1 mais ont changé de direction : "
-                    "changez seulement leur échelle.")
+                    "ne changez que leur échelle.")
 
 
 def check_dictionary_step(step: Callable[[Tensor, Tensor, Tensor, float], Tensor]) -> Feedback:
@@ -297,13 +309,15 @@ def check_dictionary_step(step: Callable[[Tensor, Tensor, Tensor, float], Tensor
     z = torch.randn(B, m, generator=g, dtype=torch.float64) * (torch.rand(B, m, generator=g) < 0.3)
     y = z @ W.T + 0.3 * torch.randn(B, n, generator=g, dtype=torch.float64)
     s = 1.5
-    out, bad = _run(step, (y.clone(), z.clone(), W.clone(), s), (n, m), "the shape of W", "La forme de W")
+    out, bad = _run(step, (y.clone(), z.clone(), W.clone(), s), (n, m), "the shape of W",
+                    "le résultat (comme W)")
     if bad is not None:
         return bad
     right = dictionary_step(y, z, W, step_scale=s)
     if torch.allclose(out, right, atol=1e-6):
         return Feedback(True, "Right: gradient, step s/L_W, unit columns, as learn_dictionary does.",
-                        "Juste : gradient, pas s/L_W, colonnes de norme 1, comme learn_dictionary.")
+                        "Juste : gradient, pas s/L_W, colonnes de norme 1, comme le fait "
+                        "learn_dictionary.")
     raw = dictionary_step(y, z, W, step_scale=s, normalize=False)
     grad = -(2.0 / B) * (y - z @ W.T).T @ z
     L_W = 2.0 * float(torch.linalg.matrix_norm(z.T @ z / B, ord=2))
@@ -352,19 +366,22 @@ def check_lambda_for_k(lambda_for_k: Callable[[Tensor, Tensor, int], float]) -> 
             lam = float(lam)
         except (TypeError, ValueError):
             return Feedback(False, f"Expected a number, received {type(lam).__name__}.",
-                            f"Un nombre est attendu, reçu : {type(lam).__name__}.")
+                            "Un nombre était attendu ; la fonction a renvoyé un objet de type "
+                            f"{type(lam).__name__}.")
         if not lam >= 0:
             return Feedback(False, f"For k = {k} you return λ = {lam}; λ must be >= 0.",
-                            f"Pour k = {k} vous renvoyez λ = {lam} ; λ doit être >= 0.")
+                            f"Pour k = {k}, vous renvoyez λ = {lam} ; λ doit être positif ou nul.")
         z, _ = fista(y[None], W, lam, max_iter=20000, tol=1e-12)
         nnz = int((z.abs() > 1e-9).sum())
         if nnz != k:
             more = "increase λ" if nnz > k else "decrease λ"
             plus = "augmentez λ" if nnz > k else "diminuez λ"
+            en_s = "" if nnz == 1 else "s"  # English: 0 components, 1 component
+            fr_s = "s" if nnz > 1 else ""  # French: 0 composante, 1 composante
             return Feedback(False, f"For k = {k} your λ = {lam:.4g} gives {nnz} non-zero "
-                                   f"components: {more}.",
-                            f"Pour k = {k} votre λ = {lam:.4g} donne {nnz} composantes non "
-                            f"nulles : {plus}.")
+                                   f"component{en_s}: {more}.",
+                            f"Pour k = {k}, votre λ = {lam:.4g} donne {nnz} composante{fr_s} non "
+                            f"nulle{fr_s} : {plus}.")
     return Feedback(True, "Right: your λ gives exactly k non-zero components for k = 1, 3, 8.",
                     "Juste : votre λ donne exactement k composantes non nulles pour k = 1, 3, 8.")
 
@@ -373,7 +390,7 @@ def check_shrink(shrink: Callable[[Tensor, float], Tensor]) -> Feedback:
     """Check ``shrink(v, theta)`` = sign(v) · max(|v| − θ, 0), elementwise."""
     v = torch.linspace(-3, 3, 61, dtype=torch.float64)
     theta = 0.75
-    out, bad = _run(shrink, (v.clone(), theta), tuple(v.shape), "the shape of v", "La forme de v")
+    out, bad = _run(shrink, (v.clone(), theta), tuple(v.shape), "the shape of v", "le résultat (comme v)")
     if bad is not None:
         return bad
     right = torch.sign(v) * torch.clamp(v.abs() - theta, min=0)
@@ -390,7 +407,8 @@ def check_shrink(shrink: Callable[[Tensor, float], Tensor]) -> Feedback:
          "Les valeurs négatives sont perdues : rétrécissez |v|, puis remettez le signe."),
         (torch.sign(v) * (v.abs() - theta),
          "Values smaller than θ must become exactly 0, not change sign.",
-         "Les valeurs plus petites que θ doivent devenir exactement 0, pas changer de signe."),
+         "Les valeurs plus petites que θ en valeur absolue doivent devenir exactement 0, et non "
+         "changer de signe."),
     ]
     mistake = _known_mistake(out, guesses, atol=1e-6)
     if mistake is not None:
@@ -398,8 +416,8 @@ def check_shrink(shrink: Callable[[Tensor, float], Tensor]) -> Feedback:
     i = int((out - right).abs().argmax())
     return Feedback(False, f"For v = {v[i]:.2f} and θ = {theta} you give {out[i]:.3f}, "
                            f"expected {right[i]:.3f}.",
-                    f"Pour v = {v[i]:.2f} et θ = {theta} vous donnez {out[i]:.3f}, "
-                    f"attendu {right[i]:.3f}.")
+                    f"Pour v = {v[i]:.2f} et θ = {theta}, vous donnez {out[i]:.3f} au lieu de "
+                    f"{right[i]:.3f}.")
 
 
 def check_ista_step(step: Callable[[Tensor, Tensor, Tensor, float, float], Tensor]) -> Feedback:
@@ -416,7 +434,7 @@ def check_ista_step(step: Callable[[Tensor, Tensor, Tensor, float, float], Tenso
     z = torch.randn(4, 16, generator=g, dtype=torch.float64) * 0.3
     lam, L = 0.4, lipschitz(W)
     out, bad = _run(step, (z.clone(), y.clone(), W.clone(), lam, L), (4, 16), "the shape of z",
-                    "La forme de z")
+                    "le nouveau code (comme z)")
     if bad is not None:
         return bad
 
@@ -435,9 +453,9 @@ def check_ista_step(step: Callable[[Tensor, Tensor, Tensor, float, float], Tenso
          "Rétrécissez de λ/L, pas de λ : le seuil suit la taille du pas."),
         (h(z - (z @ W.T - y) @ W / L, lam / L),
          "The gradient of ‖y − W z‖² is 2 Wᵀ(W z − y): you lost the factor 2.",
-         "Le gradient de ‖y − W z‖² est 2 Wᵀ(W z − y) : vous avez perdu le facteur 2."),
+         "Le gradient de ‖y − W z‖² vaut 2 Wᵀ(W z − y) : vous avez perdu le facteur 2."),
         (h(z + grad / L, lam / L), "Step down the gradient: z − ∇f/L, not z + ∇f/L.",
-         "Descendez le gradient : z − ∇f/L, et non z + ∇f/L."),
+         "Le pas se fait dans le sens opposé au gradient : z − ∇f/L, et non z + ∇f/L."),
     ]
     mistake = _known_mistake(out, guesses, atol=1e-6)
     if mistake is not None:
@@ -468,10 +486,10 @@ def check_lista_matrices(matrices: Callable[[Tensor, float], tuple]) -> Feedback
         return Feedback(False, "Return three things: (W_e, S, theta).",
                         "Renvoyez trois objets : (W_e, S, theta).")
     W_e, S, theta = out
-    W_e, bad = _run(lambda: W_e, (), (n, m), "W_e of the shape of W_d", "W_e de la forme de W_d")
+    W_e, bad = _run(lambda: W_e, (), (n, m), "W_e of the shape of W_d", "W_e (comme W_d)")
     if bad is not None:
         return bad
-    S, bad = _run(lambda: S, (), (m, m), "S of shape (m, m)", "S de forme (m, m)")
+    S, bad = _run(lambda: S, (), (m, m), "S of shape (m, m)", "S, une matrice (m, m)")
     if bad is not None:
         return bad
     try:
@@ -480,8 +498,8 @@ def check_lista_matrices(matrices: Callable[[Tensor, float], tuple]) -> Feedback
         return Feedback(False, "theta must be a number, λ/L.", "theta doit être un nombre, λ/L.")
     eye = torch.eye(m, dtype=torch.float64)
     if torch.allclose(W_e, W / L, atol=1e-8):
-        return Feedback(False, "W_e is off by a factor 2: the step is 1/L on 2 W_dᵀ(W_d z − y).",
-                        "W_e est faux d'un facteur 2 : le pas est 1/L sur 2 W_dᵀ(W_d z − y).")
+        return Feedback(False, "W_e is off by a factor 2: the step is (1/L) · 2 W_dᵀ(W_d z − y).",
+                        "W_e est trop petit d'un facteur 2 : le pas vaut (1/L) · 2 W_dᵀ(W_d z − y).")
     if not torch.allclose(W_e, 2 / L * W, atol=1e-8):
         return Feedback(False, "W_e must be (2/L) W_d, with L = 2 σ_max(W_d)² (ebmlib.solvers."
                                "lipschitz).",
@@ -489,7 +507,7 @@ def check_lista_matrices(matrices: Callable[[Tensor, float], tuple]) -> Feedback
                         "lipschitz).")
     if torch.allclose(S, -2 / L * W.T @ W, atol=1e-8):
         return Feedback(False, "S forgets the identity: z − (2/L) W_dᵀW_d z = (I − (2/L) W_dᵀW_d) z.",
-                        "S oublie l'identité : z − (2/L) W_dᵀW_d z = (I − (2/L) W_dᵀW_d) z.")
+                        "Il manque l'identité dans S : z − (2/L) W_dᵀW_d z = (I − (2/L) W_dᵀW_d) z.")
     if not torch.allclose(S, eye - 2 / L * W.T @ W, atol=1e-8):
         return Feedback(False, "S must be I − (2/L) W_dᵀW_d, an (m, m) matrix.",
                         "S doit valoir I − (2/L) W_dᵀW_d, une matrice (m, m).")
@@ -498,7 +516,7 @@ def check_lista_matrices(matrices: Callable[[Tensor, float], tuple]) -> Feedback
                         "Le seuil vaut λ/L, pas λ : il suit la taille du pas.")
     if abs(theta - lam / L) > 1e-9:
         return Feedback(False, f"theta must be λ/L = {lam / L:.4g}, received {theta:.4g}.",
-                        f"theta doit valoir λ/L = {lam / L:.4g}, reçu {theta:.4g}.")
+                        f"theta doit valoir λ/L = {lam / L:.4g} ; vous donnez {theta:.4g}.")
     return Feedback(True, "Right: W_e = (2/L) W_d, S = I − (2/L) W_dᵀW_d, θ = λ/L.",
                     "Juste : W_e = (2/L) W_d, S = I − (2/L) W_dᵀW_d, θ = λ/L.")
 
@@ -517,7 +535,7 @@ def check_lista_layer(layer: Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], 
     S = torch.randn(m, m, generator=g, dtype=torch.float64) * 0.2
     theta = torch.rand(m, generator=g, dtype=torch.float64) * 0.5
     out, bad = _run(layer, (z.clone(), y.clone(), W_e.clone(), S.clone(), theta.clone()), (B, m),
-                    "the shape of z", "La forme de z")
+                    "the shape of z", "le nouveau code (comme z)")
     if bad is not None:
         return bad
 
@@ -527,7 +545,7 @@ def check_lista_layer(layer: Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], 
     right = h(y @ W_e + z @ S.T)
     if torch.allclose(out, right, atol=1e-8):
         return Feedback(True, "Right: one layer is a linear map of (y, z), then a shrink by θ.",
-                        "Juste : une couche est une application linéaire de (y, z), puis un "
+                        "Juste : une couche est une application linéaire de (y, z) suivie d'un "
                         "rétrécissement de θ.")
     guesses = [
         (y @ W_e + z @ S.T, "You forgot the shrinkage h_θ.", "Vous avez oublié le rétrécissement h_θ."),
@@ -535,7 +553,7 @@ def check_lista_layer(layer: Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], 
          "learned).", "Avec un exemple par ligne, S z s'écrit z @ S.T (S n'est plus symétrique "
          "une fois apprise)."),
         (h(z @ S.T), "The input y must enter every layer through W_eᵀy.",
-         "L'entrée y doit entrer dans chaque couche par W_eᵀy."),
+         "L'entrée y doit intervenir dans chaque couche, par W_eᵀy."),
         (h(y @ W_e), "The layer must also use the previous code, through S z.",
          "La couche doit aussi utiliser le code précédent, par S z."),
     ]
@@ -559,7 +577,8 @@ def check_vae_loss(loss: Callable[[Tensor, Tensor, Tensor, Tensor, float], Tenso
     mu = torch.randn(B, d, generator=g, dtype=torch.float64)
     logvar = torch.randn(B, d, generator=g, dtype=torch.float64)
     out, bad = _run(loss, (y.clone(), logits.clone(), mu.clone(), logvar.clone(), beta), (),
-                    "one number, the mean over the batch", "Un seul nombre, la moyenne sur le lot")
+                    "one number, the mean over the batch",
+                    "la perte, un seul nombre (la moyenne sur le lot)")
     if bad is not None:
         return bad
     C = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none").sum(1)
@@ -575,10 +594,10 @@ def check_vae_loss(loss: Callable[[Tensor, Tensor, Tensor, Tensor, float], Tenso
          f"You averaged C over the pixels and R over the code dimensions (PyTorch's 'mean'): "
          f"that is (C + β·(n/d)·R)/n, so β is silently multiplied by n/d (here {n}/{d}). Sum "
          f"over pixels and dimensions, average over the batch only.",
-         f"Vous avez moyenné C sur les pixels et R sur les dimensions du code (le 'mean' de "
-         f"PyTorch) : cela vaut (C + β·(n/d)·R)/n, si bien que β est multiplié en silence par "
-         f"n/d (ici {n}/{d}). Sommez sur les pixels et les dimensions, ne moyennez que sur le "
-         f"lot."),
+         f"Vous avez moyenné C sur les pixels et R sur les dimensions du code (la réduction "
+         f"'mean' de PyTorch) : cela vaut (C + β·(n/d)·R)/n, si bien que β est multiplié à votre "
+         f"insu par n/d (ici {n}/{d}). Sommez sur les pixels et les dimensions, ne moyennez que "
+         f"sur le lot."),
         (C.mean() / n + beta * R.mean(),
          "You averaged C over the pixels: that is (C + β·n·R)/n, so β is multiplied by n. Sum C "
          "over the pixels.",
@@ -587,9 +606,9 @@ def check_vae_loss(loss: Callable[[Tensor, Tensor, Tensor, Tensor, float], Tenso
         (C.mean() + beta * R.mean() / d,
          "You averaged R over the code dimensions: that divides β by d. Sum R over them.",
          "Vous avez moyenné R sur les dimensions du code : cela divise β par d. Sommez R sur "
-         "elles."),
+         "ces dimensions."),
         ((C + beta * R).sum(), "You summed over the batch: average over it instead.",
-         "Vous avez sommé sur le lot : moyennez plutôt."),
+         "Vous avez sommé sur le lot : prenez plutôt la moyenne sur le lot."),
         ((C + R).mean(), "You forgot β in front of R.", "Vous avez oublié β devant R."),
         ((C + 2 * beta * R).mean(), "You forgot the factor ½ of the KL.",
          "Vous avez oublié le facteur ½ de la divergence."),
@@ -607,7 +626,7 @@ def check_gaussian_kl(kl: Callable[[Tensor, Tensor], Tensor]) -> Feedback:
     mu = torch.randn(8, 3, generator=g, dtype=torch.float64)
     logvar = torch.randn(8, 3, generator=g, dtype=torch.float64)
     out, bad = _run(kl, (mu.clone(), logvar.clone()), (8,), "one KL per sample",
-                    "Une divergence par exemple")
+                    "les divergences (une pour chaque exemple)")
     if bad is not None:
         return bad
     var = logvar.exp()
@@ -615,19 +634,20 @@ def check_gaussian_kl(kl: Callable[[Tensor, Tensor], Tensor]) -> Feedback:
     right = terms.sum(1)
     if torch.allclose(out, right, rtol=1e-6, atol=1e-8):
         return Feedback(True, "Right: ½ Σ (μ² + σ² − log σ² − 1), summed over the code dimensions.",
-                        "Juste : ½ Σ (μ² + σ² − log σ² − 1), sommée sur les dimensions du code.")
+                        "Juste : ½ Σ (μ² + σ² − log σ² − 1), la somme portant sur les "
+                        "dimensions du code.")
     guesses = [
         (2 * right, "You forgot the factor ½.", "Vous avez oublié le facteur ½."),
         (-right, "Wrong sign: the KL divergence is never negative.",
          "Mauvais signe : la divergence de Kullback-Leibler n'est jamais négative."),
         (terms.mean(1), "You averaged over the code dimensions: sum them (the KL of independent "
                         "dimensions adds up).",
-         "Vous avez moyenné sur les dimensions du code : sommez-les (les divergences de "
+         "Vous avez moyenné sur les dimensions du code : faites la somme (les divergences de "
          "dimensions indépendantes s'additionnent)."),
         (0.5 * (mu**2 + var - logvar).sum(1), "You forgot the − 1: the KL of the prior itself "
                                               "(μ = 0, σ = 1) must be 0.",
-         "Vous avez oublié le − 1 : la divergence de l'a priori lui-même (μ = 0, σ = 1) doit "
-         "être nulle."),
+         "Vous avez oublié le − 1 : la divergence de la loi a priori elle-même (μ = 0, σ = 1) "
+         "doit être nulle."),
         (0.5 * (mu**2 + var**2 - 2 * logvar - 1).sum(1),
          "logvar is log σ², so σ² = exp(logvar), not exp(logvar)².",
          "logvar vaut log σ², donc σ² = exp(logvar), et non exp(logvar)²."),
@@ -635,15 +655,15 @@ def check_gaussian_kl(kl: Callable[[Tensor, Tensor], Tensor]) -> Feedback:
          "logvar is log σ², not σ²: take σ² = exp(logvar).",
          "logvar vaut log σ², pas σ² : prenez σ² = exp(logvar)."),
         (0.5 * (mu**2 + var - logvar - 1).sum(), "Return one KL per sample (B,), not their sum.",
-         "Renvoyez une divergence par exemple (B,), pas leur somme."),
+         "Renvoyez une divergence pour chaque exemple, de forme (B,), et non leur somme."),
     ]
     mistake = _known_mistake(out, guesses, rtol=1e-6, atol=1e-8)
     if mistake is not None:
         return mistake
     i = int((out - right).abs().argmax())
     return Feedback(False, f"Wrong value: for sample {i} you give {out[i]:.4f}, expected {right[i]:.4f}.",
-                    f"Valeur fausse : pour l'exemple {i} vous donnez {out[i]:.4f}, "
-                    f"attendu {right[i]:.4f}.")
+                    f"Valeur fausse : pour l'exemple {i}, vous donnez {out[i]:.4f} au lieu de "
+                    f"{right[i]:.4f}.")
 
 
 def check_reparameterize(reparameterize: Callable[[Tensor, Tensor, Tensor], Tensor]) -> Feedback:
@@ -659,7 +679,8 @@ def check_reparameterize(reparameterize: Callable[[Tensor, Tensor, Tensor], Tens
         return bad
     if tuple(out.shape) != (5, 4):
         return Feedback(False, f"Expected one code per sample, (5, 4), received {tuple(out.shape)}.",
-                        f"Un code par exemple, (5, 4), est attendu ; reçu {tuple(out.shape)}.")
+                        "Forme attendue pour les codes (un pour chaque exemple) : (5, 4) ; "
+                        f"reçue : {tuple(out.shape)}.")
     value = out.detach().to(torch.float64)
     sigma = torch.exp(0.5 * logvar0)
     right = mu0 + sigma * eps
@@ -678,8 +699,7 @@ def check_reparameterize(reparameterize: Callable[[Tensor, Tensor, Tensor], Tens
         for guess, en, fr in guesses:
             if torch.allclose(value, guess, atol=1e-8):
                 return Feedback(False, en, fr)
-        return Feedback(False, f"Wrong values: the largest difference is {(value - right).abs().max():.3g}.",
-                        f"Valeurs fausses : le plus grand écart vaut {(value - right).abs().max():.3g}.")
+        return _wrong_values(value, right)
     if not out.requires_grad:
         return Feedback(False, "The values are right but no gradient flows back: do not detach μ "
                                "or logvar, and do not draw z with torch.normal(μ, σ).",
@@ -694,7 +714,8 @@ def check_reparameterize(reparameterize: Callable[[Tensor, Tensor, Tensor], Tens
                         "Les valeurs sont justes mais pas les gradients : ∂z/∂μ doit valoir 1 et "
                         "∂z/∂logvar ½ σ ε.")
     return Feedback(True, "Right: z = μ + σ ε, and the gradient reaches μ and log σ² through it.",
-                    "Juste : z = μ + σ ε, et le gradient atteint μ et log σ² à travers lui.")
+                    "Juste : z = μ + σ ε, et le gradient remonte par cette formule jusqu'à μ "
+                    "et log σ².")
 
 
 def check_conv_energy(energy: Callable[[Tensor, Tensor, Tensor, float], Tensor]) -> Feedback:
@@ -710,7 +731,7 @@ def check_conv_energy(energy: Callable[[Tensor, Tensor, Tensor, float], Tensor])
     z = torch.randn(5, 3, *map_size((9, 10), (4, 4)), generator=g, dtype=torch.float64)
     lam = 0.3
     out, bad = _run(energy, (y.clone(), K.clone(), z.clone(), lam), (5,),
-                    "one energy per image", "Une énergie par image")
+                    "one energy per image", "les énergies (une par image)")
     if bad is not None:
         return bad
     sq = (y - decode(z, K)).pow(2).sum((1, 2, 3))
@@ -735,11 +756,12 @@ def check_conv_energy(energy: Callable[[Tensor, Tensor, Tensor, float], Tensor])
         return mistake
     if torch.allclose(out.sum(), right.sum(), rtol=1e-5):
         return Feedback(False, "The total is right but not per image: sum over (M or C, H, W) only.",
-                        "Le total est juste mais pas par image : sommez seulement sur (M ou C, H, W).")
+                        "Le total est juste, mais pas la valeur de chaque image : ne sommez que sur "
+                        "(M ou C, H, W).")
     i = int((out - right).abs().argmax())
     return Feedback(False, f"Wrong value: for image {i} you give {out[i]:.4f}, expected {right[i]:.4f}.",
-                    f"Valeur fausse : pour l'image {i} vous donnez {out[i]:.4f}, "
-                    f"attendu {right[i]:.4f}.")
+                    f"Valeur fausse : pour l'image {i}, vous donnez {out[i]:.4f} au lieu de "
+                    f"{right[i]:.4f}.")
 
 
 def check_conv_lipschitz(lipschitz: Callable[[Tensor, tuple[int, int]], float]) -> Feedback:
@@ -757,7 +779,8 @@ def check_conv_lipschitz(lipschitz: Callable[[Tensor, tuple[int, int]], float]) 
         out = float(out)
     except (TypeError, ValueError, RuntimeError):
         return Feedback(False, f"Expected a number, received {type(out).__name__}.",
-                        f"Un nombre est attendu, reçu : {type(out).__name__}.")
+                        "Un nombre était attendu ; la fonction a renvoyé un objet de type "
+                        f"{type(out).__name__}.")
     right = conv_lipschitz(K, size, "circular")
     if abs(out - right) <= 1e-6 * right:
         return Feedback(True, "Right: the largest squared gain of the operator over all frequencies.",
@@ -768,14 +791,16 @@ def check_conv_lipschitz(lipschitz: Callable[[Tensor, tuple[int, int]], float]) 
          "Mettez les modules au carré : Σ_i |K̂_i(f)|², pas Σ_i |K̂_i(f)|."),
         (float(K_hat.abs().pow(2).amax(0).max()),
          "Sum over the kernels at each frequency before taking the maximum: all maps add up.",
-         "Sommez sur les noyaux à chaque fréquence avant le maximum : toutes les cartes s'ajoutent."),
+         "Sommez sur les noyaux à chaque fréquence avant de prendre le maximum : toutes les cartes "
+         "s'ajoutent."),
         (float(K_hat.sum(0).abs().pow(2).max()),
          "Sum the squared moduli |K̂_i(f)|², not the transforms themselves: the maps are independent.",
-         "Sommez les modules au carré |K̂_i(f)|², pas les transformées elles-mêmes : les cartes sont "
-         "indépendantes."),
+         "Sommez les modules au carré |K̂_i(f)|², et non les transformées elles-mêmes : les cartes "
+         "sont indépendantes."),
         (float(torch.fft.fft2(K[:, 0]).abs().pow(2).sum(0).max()),
          "Pad the kernels to the image size (s=size): the frequencies are those of the image.",
-         "Complétez les noyaux à la taille de l'image (s=size) : les fréquences sont celles de l'image."),
+         "Complétez les noyaux par des zéros jusqu'à la taille de l'image (s=size) : les fréquences "
+         "sont celles de l'image."),
         (float(K.pow(2).sum()), "This is the total energy of the kernels, the mean of Σ_i |K̂_i(f)|² "
          "over frequencies (Parseval): take the maximum instead.",
          "C'est l'énergie totale des noyaux, la moyenne de Σ_i |K̂_i(f)|² sur les fréquences "
@@ -785,4 +810,4 @@ def check_conv_lipschitz(lipschitz: Callable[[Tensor, tuple[int, int]], float]) 
         if abs(out - value) <= 1e-6 * abs(value):
             return Feedback(False, en, fr)
     return Feedback(False, f"You give {out:.4f}, expected {right:.4f}.",
-                    f"Vous donnez {out:.4f}, attendu {right:.4f}.")
+                    f"Vous donnez {out:.4f} au lieu de {right:.4f}.")

@@ -239,7 +239,7 @@ def test_gaussian_kl_accepts_the_closed_form_in_both_languages(monkeypatch):
     (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv - 1).mean(1), "averaged", "moyenné"),
     (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv).sum(1), "− 1", "− 1"),
     (lambda mu, lv: 0.5 * (mu**2 + lv.exp() ** 2 - 2 * lv - 1).sum(1), "not exp(logvar)²", "exp(logvar)²"),
-    (lambda mu, lv: vae_kl(mu, lv)[:, None], "one KL per sample", "Une divergence par exemple"),
+    (lambda mu, lv: vae_kl(mu, lv)[:, None], "one KL per sample", "une pour chaque exemple"),
     (lambda mu, lv: vae_kl(mu, lv) + 1e-3, "Wrong value", "Valeur fausse"),
 ])
 def test_gaussian_kl_explains_wrong_answers(monkeypatch, wrong, en, fr):
@@ -266,7 +266,7 @@ def test_reparameterize_accepts_the_trick():
     (lambda mu, lv, eps: (mu + torch.exp(0.5 * lv) * eps).detach(), "no gradient", "aucun gradient"),
     (lambda mu, lv, eps: mu + torch.exp(0.5 * lv.detach()) * eps, "gradients are not",
      "pas les gradients"),
-    (lambda mu, lv, eps: mu.T, "one code per sample", "Un code par exemple"),
+    (lambda mu, lv, eps: mu.T, "one code per sample", "un pour chaque exemple"),
 ])
 def test_reparameterize_explains_wrong_answers(monkeypatch, wrong, en, fr):
     from ebmlib.checks import check_reparameterize
@@ -346,3 +346,91 @@ def test_dictionary_step_names_its_classic_mistakes(monkeypatch):
     assert "W[" in str(check_dictionary_step(lambda y, z, W, s: W))
     monkeypatch.setenv("EBMLIB_LANG", "fr")
     assert "faites monter" in str(check_dictionary_step(uphill))
+
+
+# -- French wording (review G5 b, c) -------------------------------------------------------
+
+def _french_literals():
+    """Every string literal of ebmlib/checks.py, f-strings included (their literal parts)."""
+    import ast
+    from pathlib import Path
+
+    import ebmlib.checks
+
+    tree = ast.parse(Path(ebmlib.checks.__file__).read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            yield "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            yield node.value
+
+
+def test_no_checker_message_says_par_exemple_for_per_sample():
+    # « par exemple » reads as "for instance": a French message says « pour chaque exemple ».
+    offending = [text for text in _french_literals() if "par exemple" in text.lower()]
+    assert offending == []
+
+
+@pytest.mark.parametrize("check, wrong", [
+    ("check_toy_energy", lambda y, z, lam: right_energy(y, z, lam)[:, None]),
+    ("check_gaussian_kl", lambda mu, lv: vae_kl(mu, lv)[:, None]),
+    ("check_reparameterize", lambda mu, lv, eps: mu.T),
+])
+def test_french_shape_messages_say_pour_chaque_exemple(monkeypatch, check, wrong):
+    import ebmlib.checks
+
+    monkeypatch.setenv("EBMLIB_LANG", "fr")
+    text = str(getattr(ebmlib.checks, check)(wrong))
+    assert text.startswith("Forme attendue pour ") and "pour chaque exemple" in text
+    assert "par exemple" not in text
+
+
+def test_run_french_shape_message_needs_no_agreement():
+    from ebmlib.checks import _run
+
+    _, bad = _run(lambda: torch.zeros(3), (), (2,), "the code", "le code")
+    assert bad.text["fr"] == "Forme attendue pour le code : (2,) ; reçue : (3,)."
+    assert bad.text["en"] == "Expected the code, (2,), received (3,)."
+
+
+def test_lista_french_shape_message_for_a_masculine_subject(monkeypatch):
+    from ebmlib.checks import check_lista_matrices
+    from ebmlib.solvers import lipschitz
+
+    def transposed_W_e(W, lam):
+        L = lipschitz(W)
+        return (2 / L * W).T, torch.eye(W.shape[1], dtype=W.dtype) - 2 / L * W.T @ W, lam / L
+
+    monkeypatch.setenv("EBMLIB_LANG", "fr")
+    text = str(check_lista_matrices(transposed_W_e))
+    assert text.startswith("Forme attendue pour W_e (comme W_d) : (12, 20) ; reçue : (20, 12)")
+    assert "est attendue" not in text  # the old « W_e …, est attendue » was feminine
+
+
+def test_french_wording_of_the_common_messages(monkeypatch):
+    monkeypatch.setenv("EBMLIB_LANG", "fr")
+    raised = str(check_toy_energy(lambda y, z, lam: 1 / 0))
+    assert raised.startswith("Votre fonction a levé l'exception ZeroDivisionError")
+    not_tensor = str(check_toy_energy(lambda y, z, lam: [0.0]))
+    assert not_tensor == ("Un torch.Tensor était attendu ; la fonction a renvoyé un objet de "
+                          "type list.")
+    off = str(check_toy_energy(lambda y, z, lam: right_energy(y, z, lam) + 0.01))
+    assert off.startswith("Valeur fausse : pour l'exemple ") and " au lieu de " in off
+    assert "attendu" not in off
+
+
+def test_not_implemented_shows_code_in_html_and_backticks_in_text(monkeypatch):
+    def stub(y, z, lam):
+        raise NotImplementedError
+
+    feedback = check_toy_energy(stub)
+    html = feedback._repr_html_()
+    assert "`" not in html
+    assert html.count("<code>raise NotImplementedError</code>") == 2  # both languages
+    monkeypatch.setenv("EBMLIB_LANG", "fr")
+    assert "`raise NotImplementedError`" in str(feedback)
+
+
+def test_html_escapes_before_marking_code():
+    html = Feedback(False, "use `a < b`", "utilisez `a < b`")._repr_html_()
+    assert "<code>a &lt; b</code>" in html
