@@ -669,11 +669,12 @@ def train_conv_autoencoder(model: ConvSparseAutoEncoder, images: Sequence[Tensor
 
     With ``prediction_weight`` α = 0 the loss is the sparse auto-encoder's
     ½‖y − Dec(Enc(y))‖² + λ‖Enc(y)‖₁. With α > 0 (predictive sparse decomposition,
-    Kavukcuoglu, Ranzato & LeCun 2008), each step first infers the maps Z* that minimise
-    the whole energy ½‖y − Dec(Z)‖² + λ‖Z‖₁ + α·½‖Z − Enc(y)‖², prediction term included,
-    with :func:`conv_fista` (``target`` = Enc(y), ``inner_iter`` iterations warm-started at
-    Enc(y)); then the decoder learns to reconstruct from Z* and the encoder to predict Z*,
-    both lowering that energy at Z*.
+    Kavukcuoglu, Ranzato & LeCun 2008), each step first infers maps Z* that approximately
+    minimise the whole energy ½‖y − Dec(Z)‖² + λ‖Z‖₁ + α·½‖Z − Enc(y)‖², prediction term
+    included: only ``inner_iter`` iterations of :func:`conv_fista` (``target`` = Enc(y),
+    warm-started at Enc(y)), so Z* is not the exact minimiser. Then the decoder learns to
+    reconstruct from Z* and the encoder to predict Z*, each taking one step downhill on that
+    energy at Z*.
     In that case the two halves are updated as PSD alternates them: Adam (``lr``) trains
     the encoder on the prediction term, and the decoder takes the kernel step of
     :func:`learn_conv_dictionary` (size ``step_scale`` / L_K, then unit norm). Adam's
