@@ -10,21 +10,31 @@ sphinx-book-theme has no language switcher, so this extension:
   translation;
 * adds a Colab button that opens the executed ``.ipynb`` published with the site
   (Colab cannot open MyST markdown), and puts a first cell in every downloadable
-  ``.ipynb`` that installs ebmlib from the repository when the kernel lacks it, and
-  collapses the cells that the page hides (see :func:`notebook_for_download`).
+  ``.ipynb`` that installs ebmlib from the repository when the kernel lacks it, sets the
+  language of the exercise checkers to the edition's, and collapses the cells that the
+  page hides (see :func:`notebook_for_download`);
+* in the French edition, sets French typography in the prose and the maths
+  (:class:`FrenchTypography`) and writes the solution titles as French does
+  (« Solution de l'exercice 1 »).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from docutils import nodes
 from sphinx.application import Sphinx
+from sphinx.transforms import SphinxTransform
+from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 NAMES = {"en": "English", "fr": "Français"}
+#: The switcher's label for screen readers, in the language of the page that shows it.
+SWITCH_LABELS = {"en": "Read this page in French", "fr": "Lire cette page en anglais"}
 SOURCE_SUFFIXES = (".md", ".ipynb", ".rst")
 SETUP_TAG = "ebmlib-setup"
 
@@ -54,6 +64,7 @@ def _page_context(app: Sphinx, pagename: str, templatename: str, context: dict, 
     up = "../" * (pagename.count("/") + 1)  # from this page up to the site root
     context["ebm_twin_lang"] = twin
     context["ebm_twin_name"] = NAMES[twin]
+    context["ebm_twin_label"] = SWITCH_LABELS[lang]
     if doctree is not None and not twin_exists(Path(app.srcdir), cfg.ebm_twin_srcdir, pagename):
         logger.warning("page '%s' has no %s twin in %s", pagename, NAMES[twin],
                        cfg.ebm_twin_srcdir, location=pagename)
@@ -84,21 +95,143 @@ def _add_colab(app: Sphinx, pagename: str, templatename: str, context: dict, doc
                 "icon": "_static/images/logo_colab.png", "url": colab})
 
 
-def setup_cell(repository_url: str) -> dict:
-    """The first cell of a downloaded notebook: install ebmlib if the kernel lacks it."""
-    source = ("# Colab or a fresh kernel: install ebmlib, the book's library, if it is missing.\n"
+# --------------------------------------------------------------------------------------------------
+# French typography
+# --------------------------------------------------------------------------------------------------
+
+NBSP, NNBSP = "\u00a0", "\u202f"  # no-break space, narrow no-break space
+#: Nodes whose text is not prose: code, raw HTML, maths (handled apart), comments.
+_NOT_PROSE = (nodes.literal, nodes.literal_block, nodes.raw, nodes.comment, nodes.math,
+              nodes.math_block, nodes.FixedTextElement)
+_PROSE_RULES = [
+    (re.compile(r"[ \u00a0\u202f]*:(?=\s|$)"), NBSP + ":"),                 # « mot : »
+    (re.compile(r"(?:[ \u00a0]+|(?<=\S))([;!?»])"), NNBSP + r"\1"),          # « mot ; » « ? »
+    (re.compile(r"(?<=[\d\w)])[ \u00a0]*%"), NNBSP + "%"),                    # « 85 % »
+    (re.compile(r"«[ \u00a0\u202f]*"), "«" + NBSP),
+    (re.compile(r"(?<![\w.,])(\d+)\.(\d+)(?![\w.]|,\d)"), r"\1,\2"),        # 0.3 → 0,3
+    (re.compile(r"'"), "\u2019"),                                              # one apostrophe
+]
+_DIGIT_GROUP = re.compile(r"(?<![\d,.])(\d{1,3})[ \u00a0](?=\d{3}(?!\d))")    # 4 000 → 4 000
+_MATH_DECIMAL = re.compile(r"(?<![\w.])(\d+)\.(\d+)")                           # 0.5 → 0{,}5
+
+
+def french_prose(text: str) -> str:
+    """French typography for one run of prose (no code, no maths inside)."""
+    for pattern, replacement in _PROSE_RULES:
+        text = pattern.sub(replacement, text)
+    while True:
+        grouped = _DIGIT_GROUP.sub(r"\1" + NNBSP, text)
+        if grouped == text:
+            return text
+        text = grouped
+
+
+def french_math(latex: str) -> str:
+    """Decimal commas in LaTeX: ``0.5`` → ``0{,}5`` (``{,}`` keeps the comma tight)."""
+    return _MATH_DECIMAL.sub(r"\1{,}\2", latex)
+
+
+class _FrenchTypographyMixin:
+    """No-break spaces, decimal commas and one apostrophe in the French edition.
+
+    Before ``: ; ! ? %`` and ``»`` and after ``«`` the ordinary space becomes a (narrow)
+    no-break space, digit groups are joined by a narrow no-break space (« 4 000 »), decimal
+    points become commas in the prose and ``{,}`` in the maths, and every straight
+    apostrophe becomes ’. Code, raw HTML and code-cell outputs are left alone.
+    """
+
+    def apply(self, **kwargs) -> None:
+        if self.config.ebm_language != "fr":
+            return
+        for node in list(self.document.findall(nodes.Text)):
+            parent = node.parent
+            if parent is None or _inside(parent, _NOT_PROSE):
+                continue
+            new = french_prose(str(node))
+            if new != str(node):
+                parent.replace(node, nodes.Text(new))
+        for node in list(self.document.findall(lambda n: isinstance(n, (nodes.math, nodes.math_block)))):
+            for text in list(node.findall(nodes.Text)):
+                new = french_math(str(text))
+                if new != str(text):
+                    text.parent.replace(text, nodes.Text(new))
+
+
+class FrenchTypographyOnRead(_FrenchTypographyMixin, SphinxTransform):
+    """At read time, so that the titles that go into tables of contents are French too."""
+
+    default_priority = 800
+
+
+class FrenchTypography(_FrenchTypographyMixin, SphinxPostTransform):
+    """After the references, citations and exercise titles are resolved (the rules are
+    idempotent, so the text that the first pass saw is not changed twice)."""
+
+    default_priority = 900
+
+    def run(self, **kwargs) -> None:
+        self.apply()
+
+
+def _inside(node: nodes.Node, kinds: tuple) -> bool:
+    while node is not None:
+        if isinstance(node, kinds) or "cell_output" in (node.get("classes", []) if isinstance(
+                node, nodes.Element) else []):
+            return True
+        node = node.parent
+    return False
+
+
+class FrenchSolutionTitles(SphinxPostTransform):
+    """« Solution de Exercice 1 » (sphinx-exercise) → « Solution de l’exercice 1 »."""
+
+    default_priority = 25  # after sphinx-exercise resolves the solution titles (21)
+
+    def run(self, **kwargs) -> None:
+        if self.config.ebm_language != "fr":
+            return
+        for title in list(self.document.findall(nodes.title)):
+            texts = list(title.findall(nodes.Text))
+            if len(texts) < 2 or str(texts[0]).strip() != "Solution de":
+                continue
+            first, second = texts[0], texts[1]
+            match = re.match(r"\s*Exercice\b", str(second))
+            if not match:
+                continue
+            first.parent.replace(first, nodes.Text("Solution de "))
+            second.parent.replace(second, nodes.Text("l\u2019exercice" + str(second)[match.end():]))
+
+
+_SETUP_COMMENT = {
+    "en": "# Colab or a fresh kernel: install ebmlib, the book's library, if it is missing,\n"
+          "# and let the exercise checkers answer in this notebook's language.\n",
+    "fr": "# Colab ou noyau neuf : installe ebmlib, la bibliothèque du livre, si elle manque,\n"
+          "# et fait répondre les correcteurs des exercices dans la langue de ce notebook.\n",
+}
+
+
+def setup_cell(repository_url: str, lang: str = "en") -> dict:
+    """The first cell of a downloaded notebook: install ebmlib if the kernel lacks it, and
+    set ``EBMLIB_LANG`` to the edition's language (the checkers read it: in Colab or in a
+    downloaded copy, the folder name says nothing about the language)."""
+    if lang not in _SETUP_COMMENT:
+        raise ValueError(f"argument 'lang': expected one of {sorted(_SETUP_COMMENT)}, received {lang!r}")
+    source = (_SETUP_COMMENT[lang] +
               "import importlib.util\n"
+              "import os\n"
+              f"os.environ.setdefault('EBMLIB_LANG', '{lang}')\n"
               "if importlib.util.find_spec('ebmlib') is None:\n"
               f"    %pip install --quiet 'ebmlib @ git+{repository_url}'\n")
     return {"cell_type": "code", "execution_count": None, "id": SETUP_TAG,
             "metadata": {"tags": [SETUP_TAG]}, "outputs": [], "source": source}
 
 
-def notebook_for_download(source: Path, repository_url: str):
+def notebook_for_download(source: Path, repository_url: str, lang: str = "en"):
     """The ``.ipynb`` offered for download and Colab, made from a MyST-markdown page.
 
-    It starts with :func:`setup_cell`, and the cells that the page hides (hidden asserts,
-    exercise solutions) are collapsed, so that a student meets the exercise first.
+    It starts with :func:`setup_cell` (for the edition's language ``lang``), and the cells
+    that the page hides (hidden asserts, exercise solutions) are collapsed, so that a
+    student meets the exercise first.
     """
     import jupytext
 
@@ -114,16 +247,51 @@ def notebook_for_download(source: Path, repository_url: str):
             continue
         if in_solution or "remove-cell" in cell.metadata.get("tags", []):
             cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
-    nb.cells.insert(0, jupytext.reads(setup_cell(repository_url)["source"],
+    nb.cells.insert(0, jupytext.reads(setup_cell(repository_url, lang)["source"],
                                       fmt="py:percent").cells[0])
     nb.cells[0].metadata["tags"] = [SETUP_TAG]
     return nb
+
+
+#: Interface strings that the themes write in English whatever the language (hard-coded in
+#: their templates or missing from their French catalogues), and their French.
+FRENCH_INTERFACE = {
+    "Toggle primary sidebar": "Afficher ou masquer la barre latérale principale",
+    "Toggle secondary sidebar": "Afficher ou masquer la barre latérale secondaire",
+    "Toggle hidden content": "Afficher ou masquer le contenu caché",
+    "Launch interactive content": "Lancer le contenu interactif",
+    "Launch on Binder": "Lancer sur Binder",
+    "Source repositories": "Dépôts source",
+    "Repository": "Dépôt",
+    "Open issue": "Signaler un problème",
+    "Binder logo": "Logo de Binder",
+    "Colab logo": "Logo de Colab",
+    "Main": "Principal",
+}
+_INTERFACE = re.compile("(?<=[\"'>])(" + "|".join(map(re.escape, FRENCH_INTERFACE)) + ")(?=[\"'<])")
+
+
+def translate_interface(html: str) -> str:
+    """The French of :data:`FRENCH_INTERFACE`, in attribute values and element texts."""
+    return _INTERFACE.sub(lambda m: FRENCH_INTERFACE[m.group(1)], html)
+
+
+def _french_interface(app: Sphinx) -> None:
+    for page in Path(app.outdir).rglob("*.html"):
+        if "_static" in page.parts:
+            continue
+        html = page.read_text(encoding="utf-8")
+        french = translate_interface(html)
+        if french != html:
+            page.write_text(french, encoding="utf-8")
 
 
 def _build_finished(app: Sphinx, exception: Exception | None) -> None:
     """Replace the theme's copies in ``_sources`` by :func:`notebook_for_download`."""
     if exception is not None or app.builder.format != "html":
         return
+    if app.config.ebm_language == "fr":
+        _french_interface(app)
     import nbformat
 
     url = (app.config.html_theme_options.get("repository_url") or "").rstrip("/")
@@ -134,8 +302,37 @@ def _build_finished(app: Sphinx, exception: Exception | None) -> None:
         target = Path(app.outdir, "_sources", docname + ".ipynb")
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".tmp")
-        nbformat.write(notebook_for_download(source, url), tmp)
+        nbformat.write(notebook_for_download(source, url, app.config.ebm_language), tmp)
         tmp.replace(target)
+
+
+def _register_french_citations() -> None:
+    """``author_year_fr`` (citations) and ``alpha_fr`` (bibliography): authors joined by « et »."""
+    from dataclasses import dataclass, field
+
+    import sphinxcontrib.bibtex.plugin
+    from sphinxcontrib.bibtex.style.referencing import PersonStyle
+    from sphinxcontrib.bibtex.style.referencing.author_year import AuthorYearReferenceStyle
+
+    @dataclass
+    class FrenchAuthorYear(AuthorYearReferenceStyle):
+        person: PersonStyle = field(default_factory=lambda: PersonStyle(sep2=" et ", last_sep=" et "))
+
+    sphinxcontrib.bibtex.plugin.register_plugin(
+        "sphinxcontrib.bibtex.style.referencing", "author_year_fr", FrenchAuthorYear)
+
+    import pybtex.plugin
+    from pybtex.style.formatting.alpha import Style as Alpha
+    from pybtex.style.template import names, sentence
+
+    class FrenchAlpha(Alpha):
+        """The bibliography's entries with « A, B et C » (the other words stay pybtex's)."""
+
+        def format_names(self, role, as_sentence=True):
+            formatted = names(role, sep=", ", sep2=" et ", last_sep=" et ")
+            return sentence[formatted] if as_sentence else formatted
+
+    pybtex.plugin.register_plugin("pybtex.style.formatting", "alpha_fr", FrenchAlpha)
 
 
 def setup(app: Sphinx) -> dict:
@@ -149,4 +346,8 @@ def setup(app: Sphinx) -> dict:
     # after sphinx-book-theme adds its launch buttons (priority 501)
     app.connect("html-page-context", _add_colab, priority=600)
     app.connect("build-finished", _build_finished)
+    _register_french_citations()
+    app.add_post_transform(FrenchSolutionTitles)
+    app.add_transform(FrenchTypographyOnRead)
+    app.add_post_transform(FrenchTypography)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

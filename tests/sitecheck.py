@@ -5,6 +5,7 @@ Used by tests/test_site.py and runnable on its own: ``python tests/sitecheck.py`
 
 from __future__ import annotations
 
+import re
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -77,3 +78,138 @@ if __name__ == "__main__":
     found = broken_links()
     print("\n".join(found) or f"no broken internal link in {SITE}")
     sys.exit(1 if found else 0)
+
+
+# --------------------------------------------------------------------------------------------------
+# What a reader sees on a page: text blocks, maths, interface strings
+# --------------------------------------------------------------------------------------------------
+
+_SKIP = {"script", "style", "pre", "code", "kbd", "samp", "svg", "math", "noscript", "template"}
+_SKIP_CLASSES = {"cell_output", "output", "math", "citation", "bibliography", "ebm-feedback",
+                 "highlight", "MathJax"}
+_BLOCKS = {"p", "li", "td", "th", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6", "caption",
+           "figcaption", "summary", "button", "label", "title", "div", "section"}
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+         "track", "wbr"}
+ATTRIBUTES = ("title", "aria-label", "placeholder", "alt", "data-bs-title", "data-tooltip")
+
+
+class Visible(HTMLParser):
+    """The text a reader sees in ``<article>`` (blocks of prose), the maths sources there,
+    and the interface strings of the whole page (text and tooltips outside the article).
+
+    Code, cell outputs, maths, citations, hidden elements and elements in another
+    language (``lang`` different from the page's) are left out of the prose.
+    """
+
+    def __init__(self, lang: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lang = lang
+        self.stack: list[tuple[str, bool, bool, bool]] = []  # tag, skipped, in article, in maths
+        self.blocks: list[list[str]] = [[]]
+        self.maths: list[str] = []
+        self.interface: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        classes = set((a.get("class") or "").split())
+        _, skipped, article, maths = self.stack[-1] if self.stack else ("", False, False, False)
+        hidden = "display:none" in (a.get("style") or "").replace(" ", "") or "hidden" in a
+        other_lang = a.get("lang") not in (None, "", self.lang)
+        if not (skipped or hidden or other_lang):
+            self.interface += [a[key] for key in ATTRIBUTES if a.get(key)]
+        starts_maths = "math" in classes and tag in ("span", "div") and not maths
+        if starts_maths and not (skipped or hidden):
+            self.maths.append("")
+        skipped = skipped or tag in _SKIP or bool(classes & _SKIP_CLASSES) or hidden or other_lang
+        if tag in _VOID:
+            return
+        self.stack.append((tag, skipped, article or tag == "article", maths or starts_maths))
+        if tag in _BLOCKS:
+            self.blocks.append([])
+
+    def handle_endtag(self, tag):
+        if any(open_tag == tag for open_tag, *_ in self.stack):  # else a stray end tag
+            while self.stack and self.stack.pop()[0] != tag:
+                pass
+        if tag in _BLOCKS:
+            self.blocks.append([])
+
+    def handle_data(self, data):
+        _, skipped, article, maths = self.stack[-1] if self.stack else ("", False, False, False)
+        if maths and self.maths:
+            self.maths[-1] += data
+        if skipped or not data.strip():
+            return
+        if article:
+            self.blocks[-1].append(data)
+        else:
+            self.interface.append(data)
+
+    def prose(self) -> list[str]:
+        """Each block of prose, with runs of ASCII white space made one space (no-break
+        spaces are kept: they are what French typography is about)."""
+        out = (re.sub(r"[ \t\n\r]+", " ", "".join(b)).strip(" ") for b in self.blocks)
+        return [b for b in out if b]
+
+
+def visible(path: Path, lang: str) -> Visible:
+    page = Visible(lang)
+    page.feed(path.read_text(encoding="utf-8", errors="replace"))
+    return page
+
+
+# --------------------------------------------------------------------------------------------------
+# French typography and English left on French pages
+# --------------------------------------------------------------------------------------------------
+
+_TYPO_RULES = [
+    (re.compile(r"(?<![\u00a0\u202f])[;!?»]"), "no (narrow) no-break space before ; ! ? »"),
+    (re.compile(r"(?<![\u00a0\u202f]):(?=\s|$)"), "no no-break space before :"),
+    (re.compile(r"(?<![\u00a0\u202f])%"), "no narrow no-break space before %"),
+    (re.compile(r"«(?![\u00a0\u202f])"), "no no-break space after «"),
+    (re.compile(r"(?<![\d,.])\d{1,3} \d{3}(?!\d)"), "digit groups split by a breaking space"),
+    (re.compile(r"(?<![\w.,])\d+\.\d+(?![\w.])"), "decimal point instead of a comma"),
+    (re.compile(r"'"), "straight apostrophe (the edition uses ’)"),
+]
+
+
+def typography_problems(prose: list[str], maths: list[str]) -> list[str]:
+    """French typography problems in blocks of prose and in maths sources."""
+    found = []
+    for block in prose:
+        for pattern, why in _TYPO_RULES:
+            for m in pattern.finditer(block):
+                found.append(f"{why}: …{block[max(0, m.start() - 30):m.end() + 10]}…")
+    for formula in maths:
+        for m in re.finditer(r"(?<![\w.\\])\d+\.\d+", formula):
+            found.append(f"decimal point in maths: {formula[max(0, m.start() - 20):m.end() + 10]}")
+    return found
+
+
+#: Interface strings that the theme or an extension may leave in English.
+ENGLISH_INTERFACE = ("Search this book", "Search", "Launch", "interactive content", "Show code",
+                     "Hide code", "Solution to", "Contents", "Download this page", "Print to PDF",
+                     "Fullscreen", "Open an issue", "open issue", "Source repository", "Previous",
+                     "Next", "Toggle", "Back to top", "light/dark", "Copy", "By ", "Exercise",
+                     "Source repositories", "Repository", "Open issue", "Main", "Click to")
+#: Words that are English and not French: two of them in one block make an English sentence.
+ENGLISH_WORDS = {"the", "and", "with", "which", "this", "that", "from", "into", "are", "is", "of",
+                 "for", "to", "by", "in", "on", "its", "it", "we", "you", "your", "our", "an",
+                 "at", "be", "not", "has", "have", "than", "then", "these", "those"}
+_FRENCH_TOO = {"on"}  # also a French word: never counted
+
+
+def english_on_page(prose: list[str], interface: list[str]) -> list[str]:
+    """English interface strings and English sentences found on a French page."""
+    found = []
+    for text in interface:
+        for word in ENGLISH_INTERFACE:
+            if re.search(r"(?<!\w)" + re.escape(word) + r"(?!\w)", text):
+                found.append(f"interface: {text.strip()[:80]!r} ({word!r})")
+    for block in prose:
+        words = re.findall(r"\w+", block)
+        english = [w for w in words if w.lower() in ENGLISH_WORDS - _FRENCH_TOO]
+        if len(english) >= 2:
+            found.append(f"English sentence ({', '.join(english[:4])}): {block[:100]!r}")
+    return found

@@ -91,3 +91,71 @@ def test_one_execution_serves_both_editions(page):
     records = {lang: cache.match_cache_notebook(jupytext.read(ROOT / "book" / lang / f"{page}.md")).pk
                for lang in LANGS}
     assert records["en"] == records["fr"]
+
+
+# --------------------------------------------------------------------------------------------------
+# The French edition reads as French: typography, no English, checkers that answer in French
+# --------------------------------------------------------------------------------------------------
+
+from sitecheck import english_on_page, typography_problems, visible  # noqa: E402
+
+FRENCH_PAGES = sorted(p.name for p in (SITE / "fr").glob("*.html")
+                      if p.stem in PAGES or p.stem in ("search", "genindex"))
+
+
+@pytest.mark.parametrize("name", FRENCH_PAGES)
+def test_french_pages_follow_french_typography(name):
+    page = visible(SITE / "fr" / name, "fr")
+    problems = typography_problems(page.prose(), page.maths)
+    assert not problems, f"fr/{name}:\n" + "\n".join(problems[:20])
+
+
+def test_the_typography_check_fails_on_a_page_with_breaking_spaces(tmp_path):
+    text = (SITE / "fr" / "lista.html").read_text(encoding="utf-8")
+    broken = text.replace("\u00a0:", " :").replace("\u202f", " ").replace("’", "'")
+    assert broken != text
+    (tmp_path / "lista.html").write_text(broken, encoding="utf-8")
+    page = visible(tmp_path / "lista.html", "fr")
+    problems = typography_problems(page.prose(), page.maths)
+    assert any("before :" in p for p in problems) and any("apostrophe" in p for p in problems)
+
+
+@pytest.mark.parametrize("name", FRENCH_PAGES)
+def test_no_english_on_french_pages(name):
+    page = visible(SITE / "fr" / name, "fr")
+    found = english_on_page(page.prose(), page.interface)
+    assert not found, f"fr/{name}:\n" + "\n".join(found[:20])
+
+
+def test_the_english_check_fails_on_a_page_with_english(tmp_path):
+    text = (SITE / "fr" / "vae.html").read_text(encoding="utf-8")
+    text = text.replace("</article>", "<p>This is the energy of the code.</p></article>", 1)
+    (tmp_path / "vae.html").write_text(text, encoding="utf-8")
+    page = visible(tmp_path / "vae.html", "fr")
+    assert any("English sentence" in f for f in english_on_page(page.prose(), page.interface))
+
+
+def test_english_pages_keep_english_typography():
+    page = visible(SITE / "en" / "lista.html", "en")
+    prose = " ".join(page.prose())
+    assert "\u202f" not in prose and "0.5" in prose
+
+
+@pytest.mark.parametrize("page", NOTEBOOKS)
+def test_a_downloaded_french_notebook_answers_in_french(tmp_path, page):
+    """Run the downloaded notebook's setup cell and a checker in a folder that says nothing
+    about the language (as Colab's /content does): the feedback must be French."""
+    import subprocess
+    import sys
+
+    nb = json.loads((SITE / "fr" / "_sources" / f"{page}.ipynb").read_text())
+    setup = "".join(nb["cells"][0]["source"])
+    runnable = "\n".join(line for line in setup.splitlines() if "%pip" not in line)
+    runnable = runnable.replace("if importlib.util.find_spec('ebmlib') is None:", "")
+    probe = ("\nfrom ebmlib.checks import check_shrink\n"
+             "print(check_shrink(lambda v, t: v))\n")
+    env = {k: v for k, v in os.environ.items() if k != "EBMLIB_LANG"}
+    out = subprocess.run([sys.executable, "-c", runnable + probe], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, check=True).stdout
+    assert "Votre" in out or "vous" in out, out
+    assert "#" in setup and "installe ebmlib" in setup  # the comment is French too
