@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 NBVAL_TIMEOUT ?= 600
 
-.PHONY: book test test-online lint test-lib test-notebooks bench serve clean
+.PHONY: book test test-online translations-reviewed lint test-lib test-notebooks bench serve clean
 
 book: $(STAMP)  ## build the English and French editions into _build/site
 	$(PY) _ext/build_site.py
@@ -32,6 +32,9 @@ test-online: $(STAMP)  ## the English chapters with real MNIST in the data cache
 		assert load_mnist("test", download=False)[2] == "mnist", "real MNIST is not in the cache"'
 	EBMLIB_DATA=$(abspath $(ONLINE_DATA)) $(PY) -m pytest --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=$(NBVAL_TIMEOUT) -p no:cacheprovider book/en
+
+translations-reviewed: $(STAMP)  ## after re-reading the French against changed English cells
+	$(PY) tests/translation_drift.py --record
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

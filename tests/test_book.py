@@ -8,6 +8,7 @@ from pathlib import Path
 import jupytext
 import prose_numbers
 import pytest
+import translation_drift
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,3 +144,28 @@ def test_readme_starts_with_the_two_commands():
 
 def test_ci_runs_make_test():
     assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_every_french_prose_cell_is_up_to_date_with_its_english_twin():
+    drift = translation_drift.drifted()
+    assert not drift, ("French cells whose English twin changed since they were reviewed; re-read "
+                       "them, then run `make translations-reviewed`:\n" + "\n".join(map(str, drift)))
+
+
+def test_the_drift_check_names_a_changed_english_cell(tmp_path):
+    """Change one English prose cell in a copy of the book: the check must name that cell."""
+    import shutil
+
+    copy = tmp_path / "book"
+    for lang in ("en", "fr"):
+        shutil.copytree(BOOK / lang, copy / lang)
+    translation_drift.record_reviewed(copy)
+    assert translation_drift.drifted(copy) == []
+    nb = jupytext.read(copy / "en" / "lista.md")
+    prose = [c for c in nb.cells if c.cell_type == "markdown"]
+    prose[3].source += "\n\nA new English sentence that the French does not have yet."
+    jupytext.write(nb, copy / "en" / "lista.md", fmt="md:myst")
+    drift = translation_drift.drifted(copy)
+    assert [(d.page, d.cell) for d in drift] == [("lista.md", 3)]
+    translation_drift.record_reviewed(copy)
+    assert translation_drift.drifted(copy) == []
