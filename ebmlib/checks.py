@@ -181,17 +181,18 @@ def check_toy_energy(energy: Callable[[Tensor, Tensor, float], Tensor]) -> Feedb
                     f"{right[i]:.4f}.")
 
 
-def check_l2_free_energy(free_energy: Callable[[Tensor, float], Tensor]) -> Feedback:
-    """Check a closed form of F(y) for the toy model with R(z) = ‖u‖²: ``free_energy(y, lam)``.
-
-    The answer is compared, on random points and several λ, with the free energy that
-    :meth:`ebmlib.energy.LatentEnergy.free_energy` finds by gradient-based inference.
-    """
-    g = torch.Generator().manual_seed(2)
+def _check_toy_free_energy(free_energy: Callable[[Tensor, float], Tensor], regularizer: type,
+                           lambdas: tuple[float, ...], seed: int, atol: float,
+                           mistakes: Callable[[float, Tensor], list[tuple[Tensor, str, str]]],
+                           right: Feedback) -> Feedback:
+    """Compare ``free_energy(y, lam)`` with the free energy that inference finds, on 48 random
+    points of the plane and for each λ; ``mistakes(lam, d)`` lists classic wrong answers
+    (value, English, French) in terms of the distance d(y) to the curve."""
+    g = torch.Generator().manual_seed(seed)
     y = 1.6 * (2 * torch.rand(48, 2, generator=g, dtype=torch.float64) - 1)
     dec = CurveDecoder()
-    d2 = distance_to_curve(y).pow(2)
-    for lam in (0.25, 1.0, 4.0):
+    d = distance_to_curve(y)
+    for lam in lambdas:
         out, bad = _call(free_energy, y, lam)
         if bad is not None:
             return bad
@@ -199,27 +200,43 @@ def check_l2_free_energy(free_energy: Callable[[Tensor, float], Tensor]) -> Feed
         if bad is not None:
             return bad
         out = out.detach().to(torch.float64)
-        model = LatentEnergy(dec, 3, regularizer=SquaredL2(dec.regularizer_weight(y)), lam=lam)
-        right = model.free_energy(y, z0=dec.starts(y, 16), max_iter=2000, tol=1e-12).F
-        if torch.allclose(out, right, rtol=1e-3, atol=1e-5):
+        model = LatentEnergy(dec, 3, regularizer=regularizer(dec.regularizer_weight(y)), lam=lam)
+        inferred = model.free_energy(y, z0=dec.starts(y, 16), max_iter=2000, tol=1e-12).F
+        if torch.allclose(out, inferred, rtol=1e-3, atol=atol):
             continue
-        if torch.allclose(out, d2, rtol=1e-3, atol=1e-5):
-            return Feedback(False, "You return d(y)², the energy of the model without offset. "
-                                   "With the offset, part of d(y) is paid at price λ instead of 1.",
-                            "Vous renvoyez d(y)², l'énergie du modèle sans décalage. Avec le "
-                            "décalage, une partie de d(y) se paie au prix λ au lieu de 1.")
-        if torch.allclose(out, lam * d2, rtol=1e-3, atol=1e-5):
-            return Feedback(False, f"For λ = {lam} you return λ·d(y)²: minimise over the offset "
-                                   "length s of (d − s)² + λs² to find the factor.",
-                            f"Pour λ = {lam}, vous renvoyez λ·d(y)² : minimisez (d − s)² + λs² "
-                            "par rapport à la longueur s du décalage pour trouver le facteur.")
-        i = int((out - right).abs().argmax())
+        mistake = _known_mistake(out, mistakes(lam, d), rtol=1e-3, atol=atol)
+        if mistake is not None:
+            return mistake
+        i = int((out - inferred).abs().argmax())
         return Feedback(False, f"For λ = {lam}, at y = {y[i].tolist()} you give {out[i]:.4f}, "
-                               f"inference finds {right[i]:.4f}.",
+                               f"inference finds {inferred[i]:.4f}.",
                         f"Pour λ = {lam}, en y = {y[i].tolist()}, vous donnez {out[i]:.4f} alors "
-                        f"que l'inférence trouve {right[i]:.4f}.")
-    return Feedback(True, "Right: F(y) = λ/(1+λ) · d(y)², as inference finds.",
-                    "Juste : F(y) = λ/(1+λ) · d(y)², comme le trouve l'inférence.")
+                        f"que l'inférence trouve {inferred[i]:.4f}.")
+    return right
+
+
+def check_l2_free_energy(free_energy: Callable[[Tensor, float], Tensor]) -> Feedback:
+    """Check a closed form of F(y) for the toy model with R(z) = ‖u‖²: ``free_energy(y, lam)``.
+
+    The answer is compared, on random points and several λ, with the free energy that
+    :meth:`ebmlib.energy.LatentEnergy.free_energy` finds by gradient-based inference.
+    """
+    def mistakes(lam: float, d: Tensor) -> list[tuple[Tensor, str, str]]:
+        return [
+            (d**2, "You return d(y)², the energy of the model without offset. "
+                   "With the offset, part of d(y) is paid at price λ instead of 1.",
+             "Vous renvoyez d(y)², l'énergie du modèle sans décalage. Avec le "
+             "décalage, une partie de d(y) se paie au prix λ au lieu de 1."),
+            (lam * d**2, f"For λ = {lam} you return λ·d(y)²: minimise over the offset "
+                         "length s of (d − s)² + λs² to find the factor.",
+             f"Pour λ = {lam}, vous renvoyez λ·d(y)² : minimisez (d − s)² + λs² "
+             "par rapport à la longueur s du décalage pour trouver le facteur."),
+        ]
+
+    return _check_toy_free_energy(
+        free_energy, SquaredL2, (0.25, 1.0, 4.0), seed=2, atol=1e-5, mistakes=mistakes,
+        right=Feedback(True, "Right: F(y) = λ/(1+λ) · d(y)², as inference finds.",
+                       "Juste : F(y) = λ/(1+λ) · d(y)², comme le trouve l'inférence."))
 
 
 def check_l1_free_energy(free_energy: Callable[[Tensor, float], Tensor]) -> Feedback:
@@ -229,42 +246,24 @@ def check_l1_free_energy(free_energy: Callable[[Tensor, float], Tensor]) -> Feed
     and λ|d| − λ²/4 beyond (the shrinkage acts on each coordinate of the offset). It is
     compared, on random points and two λ, with the free energy that inference finds.
     """
-    g = torch.Generator().manual_seed(3)
-    y = 1.6 * (2 * torch.rand(48, 2, generator=g, dtype=torch.float64) - 1)
-    dec = CurveDecoder()
-    d = distance_to_curve(y)
-    for lam in (0.25, 1.0):
-        out, bad = _call(free_energy, y, lam)
-        if bad is not None:
-            return bad
-        bad = _shape(out, (48,))
-        if bad is not None:
-            return bad
-        out = out.detach().to(torch.float64)
-        model = LatentEnergy(dec, 3, regularizer=L1(dec.regularizer_weight(y)), lam=lam)
-        right = model.free_energy(y, z0=dec.starts(y, 16), max_iter=2000, tol=1e-12).F
-        if torch.allclose(out, right, rtol=1e-3, atol=1e-4):
-            continue
-        huber_of_distance = torch.where(d <= lam / 2, d**2, lam * d - lam**2 / 4)
-        if torch.allclose(out, huber_of_distance, rtol=1e-3, atol=1e-4):
-            return Feedback(False, "You shrink the distance d(y): that is right only where the offset "
-                                   "lies along an axis. Shrink each coordinate of the offset on its "
-                                   "own, then minimise over t.",
-                            "Vous rétrécissez la distance d(y) : ce n'est juste que là où le "
-                            "décalage est parallèle à un axe. Rétrécissez chaque coordonnée du "
-                            "décalage séparément, puis minimisez sur t.")
-        if torch.allclose(out, d**2, rtol=1e-3, atol=1e-4):
-            return Feedback(False, "You return d(y)², the energy of the model without offset: part "
-                                   "of the offset can be paid at price λ per unit of length.",
-                            "Vous renvoyez d(y)², l'énergie du modèle sans décalage : une partie "
-                            "du décalage se paie au prix λ par unité de longueur.")
-        i = int((out - right).abs().argmax())
-        return Feedback(False, f"For λ = {lam}, at y = {y[i].tolist()} you give {out[i]:.4f}, "
-                               f"inference finds {right[i]:.4f}.",
-                        f"Pour λ = {lam}, en y = {y[i].tolist()}, vous donnez {out[i]:.4f} alors "
-                        f"que l'inférence trouve {right[i]:.4f}.")
-    return Feedback(True, "Right: F(y) = min_t Σ_i H_λ(y_i − c_i(t)), as inference finds.",
-                    "Juste : F(y) = min_t Σ_i H_λ(y_i − c_i(t)), comme le trouve l'inférence.")
+    def mistakes(lam: float, d: Tensor) -> list[tuple[Tensor, str, str]]:
+        return [
+            (torch.where(d <= lam / 2, d**2, lam * d - lam**2 / 4),
+             "You shrink the distance d(y): that is right only where the offset lies along an "
+             "axis. Shrink each coordinate of the offset on its own, then minimise over t.",
+             "Vous rétrécissez la distance d(y) : ce n'est juste que là où le décalage est "
+             "parallèle à un axe. Rétrécissez chaque coordonnée du décalage séparément, puis "
+             "minimisez par rapport à t."),
+            (d**2, "You return d(y)², the energy of the model without offset: part of the offset "
+                   "can be paid at price λ per unit of length.",
+             "Vous renvoyez d(y)², l'énergie du modèle sans décalage : une partie du décalage "
+             "se paie au prix λ par unité de longueur."),
+        ]
+
+    return _check_toy_free_energy(
+        free_energy, L1, (0.25, 1.0), seed=3, atol=1e-4, mistakes=mistakes,
+        right=Feedback(True, "Right: F(y) = min_t Σ_i H_λ(y_i − c_i(t)), as inference finds.",
+                       "Juste : F(y) = min_t Σ_i H_λ(y_i − c_i(t)), comme le trouve l'inférence."))
 
 
 def check_normalize(normalize: Callable[[Tensor], Tensor]) -> Feedback:

@@ -266,6 +266,17 @@ def conv_energy(y: Tensor, K: Tensor, z: Tensor, lam: float, boundary: str = "fu
 
 # -- inference: FISTA on the feature maps ---------------------------------------------
 
+def _check_maps(name: str, maps: object, shape: tuple[int, ...], boundary: str, y: Tensor) -> None:
+    """Feature maps given with y: a finite (B, M, H_z, W_z) tensor of ``shape``, y's device and dtype."""
+    check.tensor(name, maps, ndim=4, shape_doc="(B, M, H_z, W_z)")
+    if tuple(maps.shape) != shape:
+        raise ValueError(f"argument '{name}': expected shape (B, M, H_z, W_z) = {shape} "
+                         f"for boundary={boundary!r}, received {tuple(maps.shape)}")
+    if maps.device != y.device or maps.dtype != y.dtype:
+        raise ValueError(f"arguments '{name}' and 'y': expected the same device and dtype, "
+                         f"received {maps.device}/{maps.dtype} and {y.device}/{y.dtype}")
+
+
 def conv_fista(y: Tensor, K: Tensor, lam: float, *, z0: Tensor | None = None, max_iter: int = 200,
                tol: float = 1e-4, L: float | None = None, boundary: str = "full",
                restart: bool = False, target: Tensor | None = None,
@@ -317,25 +328,13 @@ def conv_fista(y: Tensor, K: Tensor, lam: float, *, z0: Tensor | None = None, ma
     B, M = y.shape[0], K.shape[0]
     z_size = map_size(tuple(y.shape[-2:]), tuple(K.shape[-2:]), boundary)
     if z0 is not None:
-        check.tensor("z0", z0, ndim=4, shape_doc="(B, M, H_z, W_z)")
-        if tuple(z0.shape) != (B, M, *z_size):
-            raise ValueError(f"argument 'z0': expected shape (B, M, H_z, W_z) = {(B, M, *z_size)} "
-                             f"for boundary={boundary!r}, received {tuple(z0.shape)}")
-        if z0.device != y.device or z0.dtype != y.dtype:
-            raise ValueError("arguments 'z0' and 'y': expected the same device and dtype, "
-                             f"received {z0.device}/{z0.dtype} and {y.device}/{y.dtype}")
+        _check_maps("z0", z0, (B, M, *z_size), boundary, y)
     alpha = check.nonnegative("alpha", alpha)
     if alpha > 0:
         if target is None:
             raise ValueError("argument 'target': expected maps (B, M, H_z, W_z) when alpha > 0, "
                              "received None")
-        check.tensor("target", target, ndim=4, shape_doc="(B, M, H_z, W_z)")
-        if tuple(target.shape) != (B, M, *z_size):
-            raise ValueError(f"argument 'target': expected shape (B, M, H_z, W_z) = {(B, M, *z_size)} "
-                             f"for boundary={boundary!r}, received {tuple(target.shape)}")
-        if target.device != y.device or target.dtype != y.dtype:
-            raise ValueError("arguments 'target' and 'y': expected the same device and dtype, "
-                             f"received {target.device}/{target.dtype} and {y.device}/{y.dtype}")
+        _check_maps("target", target, (B, M, *z_size), boundary, y)
     op = _Operator(K, z_size, boundary)
     if L is None:
         L = op.lipschitz()
