@@ -7,14 +7,14 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 NBVAL_TIMEOUT ?= 600
 
-.PHONY: book test test-online translations-reviewed lint test-lib test-notebooks bench serve clean
+.PHONY: book test test-online translations-reviewed lab lint test-lib test-notebooks bench serve clean
 
 book: $(STAMP)  ## build the English and French editions into _build/site
 	$(PY) _ext/build_site.py
 
 test: $(STAMP)  ## lint, library and book tests, strict build + site checks, every notebook
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest tests --ignore=tests/test_site.py --ignore=tests/test_browser.py
+	EBM_REQUIRE_LAB=1 $(PY) -m pytest tests --ignore=tests/test_site.py --ignore=tests/test_browser.py
 	$(PY) _ext/build_site.py --all
 	EBM_REQUIRE_SITE=1 $(PY) -m pytest tests/test_site.py tests/test_browser.py
 	$(MAKE) --no-print-directory test-online
@@ -35,6 +35,11 @@ test-online: $(STAMP)  ## the English chapters with real MNIST in the data cache
 
 translations-reviewed: $(STAMP)  ## after re-reading the French against changed English cells
 	$(PY) tests/translation_drift.py --record
+
+LAB_SETTINGS := $(VENV)/etc/jupyter/labconfig/default_setting_overrides.json
+lab: $(STAMP)  ## open the chapters as notebooks in JupyterLab, with the project's kernel (.venv)
+	$(VENV)/bin/jupytext-config --settings-file $(LAB_SETTINGS) set-default-viewer markdown myst
+	$(VENV)/bin/jupyter lab --notebook-dir=book $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -10,9 +10,9 @@ sphinx-book-theme has no language switcher, so this extension:
   translation;
 * adds a Colab button that opens the executed ``.ipynb`` published with the site
   (Colab cannot open MyST markdown), and puts a first cell in every downloadable
-  ``.ipynb`` that installs ebmlib from the repository when the kernel lacks it, sets the
-  language of the exercise checkers to the edition's, and collapses the cells that the
-  page hides (see :func:`notebook_for_download`);
+  ``.ipynb`` that installs ebmlib from the repository, at the commit the site was built
+  from, when the kernel lacks it, sets the language of the exercise checkers to the
+  edition's, and collapses the cells that the page hides (see :func:`notebook_for_download`);
 * in the French edition, sets French typography in the prose and the maths
   (:class:`FrenchTypography`) and writes the solution titles as French does
   (« Solution de l'exercice 1 »).
@@ -21,6 +21,7 @@ sphinx-book-theme has no language switcher, so this extension:
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from docutils import nodes
@@ -210,26 +211,55 @@ _SETUP_COMMENT = {
 }
 
 
-def setup_cell(repository_url: str, lang: str = "en") -> dict:
+def setup_cell(repository_url: str, lang: str = "en", ref: str | None = None) -> dict:
     """The first cell of a downloaded notebook: install ebmlib if the kernel lacks it, and
     set ``EBMLIB_LANG`` to the edition's language (the checkers read it: in Colab or in a
-    downloaded copy, the folder name says nothing about the language)."""
+    downloaded copy, the folder name says nothing about the language).
+
+    ``ref`` (a commit, see :func:`ebmlib_ref`) pins the version installed to the one that
+    the site was built and tested with: ``git+<repository_url>@<ref>``.
+    """
     if lang not in _SETUP_COMMENT:
         raise ValueError(f"argument 'lang': expected one of {sorted(_SETUP_COMMENT)}, received {lang!r}")
+    if ref is not None and not re.fullmatch(r"[\w.\-/]+", ref):
+        raise ValueError(f"argument 'ref': expected a git commit, tag or branch, received {ref!r}")
+    pinned = f"git+{repository_url}" + (f"@{ref}" if ref else "")
     source = (_SETUP_COMMENT[lang] +
               "import importlib.util\n"
               "import os\n"
               f"os.environ.setdefault('EBMLIB_LANG', '{lang}')\n"
               "if importlib.util.find_spec('ebmlib') is None:\n"
-              f"    %pip install --quiet 'ebmlib @ git+{repository_url}'\n")
+              f"    %pip install --quiet 'ebmlib @ {pinned}'\n")
     return {"cell_type": "code", "execution_count": None, "id": SETUP_TAG,
             "metadata": {"tags": [SETUP_TAG]}, "outputs": [], "source": source}
 
 
-def notebook_for_download(source: Path, repository_url: str, lang: str = "en"):
+def ebmlib_ref(folder: Path, branch: str) -> str:
+    """The commit that the site is built from (``git rev-parse HEAD`` in ``folder``), for
+    :func:`setup_cell` to pin; ``branch``, with a warning, when ``folder`` is not in a git
+    checkout (the warning does not fail a strict build: a copy without ``.git`` still builds).
+    """
+    import subprocess
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True,
+                                text=True, check=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    if re.fullmatch(r"[0-9a-f]{40}", commit):
+        return commit
+    print(f"WARNING: {folder} is not in a git checkout: the downloadable notebooks install "
+          f"ebmlib from the head of the branch {branch!r}, not the commit this site was built "
+          "from", file=sys.stderr)
+    return branch
+
+
+def notebook_for_download(source: Path, repository_url: str, lang: str = "en",
+                          ref: str | None = None):
     """The ``.ipynb`` offered for download and Colab, made from a MyST-markdown page.
 
-    It starts with :func:`setup_cell` (for the edition's language ``lang``), and the cells
+    It starts with :func:`setup_cell` (for the edition's language ``lang``, installing
+    ebmlib at ``ref``), and the cells
     that the page hides (hidden asserts, exercise solutions) are collapsed, so that a
     student meets the exercise first.
     """
@@ -247,7 +277,7 @@ def notebook_for_download(source: Path, repository_url: str, lang: str = "en"):
             continue
         if in_solution or "remove-cell" in cell.metadata.get("tags", []):
             cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
-    nb.cells.insert(0, jupytext.reads(setup_cell(repository_url, lang)["source"],
+    nb.cells.insert(0, jupytext.reads(setup_cell(repository_url, lang, ref)["source"],
                                       fmt="py:percent").cells[0])
     nb.cells[0].metadata["tags"] = [SETUP_TAG]
     return nb
@@ -294,7 +324,9 @@ def _build_finished(app: Sphinx, exception: Exception | None) -> None:
         _french_interface(app)
     import nbformat
 
-    url = (app.config.html_theme_options.get("repository_url") or "").rstrip("/")
+    options = app.config.html_theme_options
+    url = (options.get("repository_url") or "").rstrip("/")
+    ref = ebmlib_ref(Path(app.srcdir), options.get("repository_branch") or "main")
     for docname in sorted(app.env.found_docs):
         source = Path(app.env.doc2path(docname))
         if source.suffix != ".md" or "kernelspec:" not in source.read_text(encoding="utf-8")[:2000]:
@@ -302,7 +334,7 @@ def _build_finished(app: Sphinx, exception: Exception | None) -> None:
         target = Path(app.outdir, "_sources", docname + ".ipynb")
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".tmp")
-        nbformat.write(notebook_for_download(source, url, app.config.ebm_language), tmp)
+        nbformat.write(notebook_for_download(source, url, app.config.ebm_language, ref), tmp)
         tmp.replace(target)
 
 

@@ -159,3 +159,48 @@ def test_a_downloaded_french_notebook_answers_in_french(tmp_path, page):
                          capture_output=True, text=True, check=True).stdout
     assert "Votre" in out or "vous" in out, out
     assert "#" in setup and "installe ebmlib" in setup  # the comment is French too
+
+
+# --------------------------------------------------------------------------------------------------
+# A downloaded or Colab notebook installs the ebmlib that the site was built with
+# --------------------------------------------------------------------------------------------------
+
+def _bilingual():
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(ROOT / "_ext"))
+    try:
+        return importlib.import_module("bilingual")
+    finally:
+        sys.path.remove(str(ROOT / "_ext"))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_downloaded_notebooks_install_the_commit_the_site_was_built_from(lang):
+    head = subprocess_head()
+    for page in NOTEBOOKS:
+        first = "".join(json.loads((SITE / lang / "_sources" / f"{page}.ipynb").read_text())
+                        ["cells"][0]["source"])
+        install = [line for line in first.splitlines() if "%pip install" in line]
+        assert install == [f"    %pip install --quiet 'ebmlib @ git+{REPO}@{head}'"], (
+            f"{lang}/_sources/{page}.ipynb does not pin ebmlib to HEAD ({head}); was the site "
+            f"built from another commit? Rebuild it (make book).\n{first}")
+
+
+def test_the_pin_falls_back_to_the_branch_outside_a_git_checkout(tmp_path, capfd):
+    bilingual = _bilingual()
+    assert bilingual.ebmlib_ref(ROOT / "book" / "en", "main") == subprocess_head()
+    assert bilingual.ebmlib_ref(tmp_path, "main") == "main"
+    assert "not in a git checkout" in capfd.readouterr().err
+    cell = bilingual.setup_cell(REPO, "fr", "main")["source"]
+    assert f"'ebmlib @ git+{REPO}@main'" in cell
+    with pytest.raises(ValueError, match="ref"):
+        bilingual.setup_cell(REPO, "en", "main'; rm -rf ~ #")
+
+
+def subprocess_head() -> str:
+    import subprocess
+
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout.strip()
