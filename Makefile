@@ -14,9 +14,10 @@ book: $(STAMP)  ## build the English and French editions into _build/site
 
 test: $(STAMP)  ## lint, library and book tests, strict build + site checks, every notebook
 	$(VENV)/bin/ruff check .
-	EBM_REQUIRE_LAB=1 $(PY) -m pytest tests --ignore=tests/test_site.py --ignore=tests/test_browser.py
+	EBM_REQUIRE_LAB=1 $(PY) -m pytest tests --ignore=tests/test_site.py --ignore=tests/test_browser.py \
+		--ignore=tests/test_offline.py
 	$(PY) _ext/build_site.py --all
-	EBM_REQUIRE_SITE=1 $(PY) -m pytest tests/test_site.py tests/test_browser.py
+	EBM_REQUIRE_SITE=1 $(PY) -m pytest tests/test_site.py tests/test_browser.py tests/test_offline.py
 	$(MAKE) --no-print-directory test-online
 	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NBVAL_TIMEOUT) \
 		-p no:cacheprovider book/fr
@@ -45,7 +46,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 test-lib: $(STAMP)  ## the library's tests only (fast)
-	$(PY) -m pytest tests --ignore=tests/test_site.py --ignore=tests/test_browser.py
+	$(PY) -m pytest tests --ignore=tests/test_site.py --ignore=tests/test_browser.py \
+		--ignore=tests/test_offline.py
 
 test-notebooks: $(STAMP)  ## run every notebook under nbval
 	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NBVAL_TIMEOUT) \

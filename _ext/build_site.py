@@ -6,7 +6,9 @@
 Each edition's configuration is ``_config.yml`` with the overrides of
 ``_config.<lang>.yml`` (if any) merged in, written to ``_build/config/``.
 Both read ``_toc.yml``. Warnings are errors (``-W -n --keep-going``), so a missing
-translation, a broken link or a notebook that raises fails the build.
+translation, a broken link or a notebook that raises fails the build. The scripts that
+pages load (MathJax, require.js, the widget manager) are served with the site, so that it
+reads with no network: see ``_ext/offline_assets.py``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import time
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import offline_assets
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build"
@@ -48,6 +53,10 @@ def config_for(lang: str) -> Path:
     local = config.get("sphinx", {}).get("local_extensions") or {}
     for name, folder in local.items():
         local[name] = str((ROOT / folder).resolve())
+    # MathJax, require.js and the widget manager, served from each edition's _static
+    sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
+    sphinx_config["html_static_path"] = [*sphinx_config.get("html_static_path", []),
+                                         str(offline_assets.prepare(BUILD / "offline-assets"))]
     execute = config.setdefault("execute", {})
     execute["cache"] = str((ROOT / execute.get("cache", "_build/.jupyter_cache")).resolve())
     path = BUILD / "config" / f"_config.{lang}.yml"
@@ -76,6 +85,7 @@ def assemble() -> None:
     for lang in LANGS:
         shutil.copytree(BUILD / lang / "_build" / "html", tmp / lang)
     shutil.copy2(ROOT / "book" / "index.html", tmp / "index.html")
+    offline_assets.localize_pages(tmp)  # CDN links that code-cell outputs carry
     (tmp / ".nojekyll").touch()  # keep folders starting with _ (_static, _sources) on Pages
     shutil.rmtree(SITE, ignore_errors=True)
     tmp.replace(SITE)
