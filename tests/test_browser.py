@@ -253,3 +253,246 @@ def test_maths_check_fails_on_broken_pages(browser, tmp_path):
         assert any(p.startswith("raw TeX") for p in found[name]), found[name]
     assert any(p.startswith("MathJax error") for p in found["error.html"]), found["error.html"]
     assert any("nosuchmacro" in p for p in found["error.html"]), found["error.html"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Search, download, light/dark switch, animations, sliders, screenshots: all offline
+# --------------------------------------------------------------------------------------------------
+
+PAGES = sorted(p.stem for p in (SITE / "en").glob("*.html"))  # every page of an edition
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+# a word the prose of each edition uses, and that search must find in a chapter
+SEARCH_WORDS = [("en", "shrinkage"), ("fr", "rétrécissement"), ("fr", "parcimonieux")]
+
+
+def wait_for(driver, condition, timeout=20):
+    """Wait until ``condition(driver)`` is truthy (its value) or fail saying what timed out."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+
+
+def search_results(driver, base_url: str, lang: str, word: str) -> list[str]:
+    """The pages the edition's search page lists for ``word`` (waits for Sphinx to finish)."""
+    from urllib.parse import quote
+
+    driver.get(f"{base_url}/{lang}/search.html?q={quote(word)}")
+    wait_ready(driver)
+    # Sphinx writes a summary paragraph once the search is over (found or not)
+    wait_for(driver, lambda d: d.execute_script(
+        "const s = document.querySelector('#search-results .search-summary, "
+        "#search-results p'); return !!(s && s.textContent.trim());"), timeout=30)
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('#search-results ul.search li a'))"
+        ".map(a => a.href);")
+
+
+@pytest.mark.parametrize(("lang", "word"), SEARCH_WORDS)
+def test_search_finds_a_word_of_the_edition(browser, base_url, lang, word):
+    hits = search_results(browser, base_url, lang, word)
+    chapters = {f"{base_url}/{lang}/{page}.html" for page in CHAPTERS}
+    assert any(h.split("#")[0].split("?")[0] in chapters for h in hits), hits
+
+
+def download_problems(driver, page_url: str) -> list[str]:
+    """What is wrong with the open page's notebook download (empty: it works)."""
+    import json
+    import urllib.request
+
+    driver.get(page_url)
+    wait_ready(driver)
+    links = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.dropdown-download-buttons a'))"
+        ".map(a => a.href).filter(h => h.endsWith('.ipynb'));")
+    if not links:
+        return ["the download button offers no .ipynb"]
+    problems = []
+    for link in links:
+        try:
+            with urllib.request.urlopen(link, timeout=10) as reply:
+                status, body = reply.status, reply.read()
+        except OSError as err:
+            problems.append(f"{link}: {err}")
+            continue
+        try:
+            notebook = json.loads(body)
+        except ValueError:
+            problems.append(f"{link}: not JSON")
+            continue
+        if status != 200 or not isinstance(notebook.get("cells"), list) or "nbformat" not in notebook:
+            problems.append(f"{link}: HTTP {status}, not a notebook")
+    return problems
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_download_button_offers_the_notebook(browser, base_url, lang, page):
+    assert download_problems(browser, f"{base_url}/{lang}/{page}.html") == []
+
+
+_THEME_STATE = ("const h = document.documentElement;"
+                "return [h.dataset.theme || '', h.dataset.mode || '',"
+                " getComputedStyle(document.body).backgroundColor];")
+
+
+def theme_switch_problems(driver, page_url: str) -> list[str]:
+    """Click the theme button until the theme changes: what is wrong (empty: it works)."""
+    from selenium.common.exceptions import NoSuchElementException
+    from selenium.webdriver.common.by import By
+
+    driver.get(page_url)
+    wait_ready(driver)
+    driver.execute_script("localStorage.clear();")
+    before = driver.execute_script(_THEME_STATE)
+    try:
+        button = driver.find_element(By.CSS_SELECTOR, ".theme-switch-button")
+    except NoSuchElementException:
+        return ["no theme button"]
+    for _ in range(3):  # the button cycles through light, dark and auto
+        if not button.is_displayed():
+            return ["the theme button is hidden"]
+        button.click()
+        after = driver.execute_script(_THEME_STATE)
+        if after[0] != before[0]:
+            break
+    else:
+        return [f"the theme stays {before[0]!r}"]
+    if after[2] == before[2]:
+        return [f"the background stays {before[2]} in the {after[0]} theme"]
+    return []
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_light_dark_switch_changes_the_theme(browser, base_url, lang):
+    assert theme_switch_problems(browser, f"{base_url}/{lang}/intro.html") == []
+
+
+def animation_problems(driver, page_url: str, timeout: float = 10) -> list[str]:
+    """Press play on each matplotlib animation: does its frame change? (empty: yes)"""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+
+    driver.get(page_url)
+    wait_ready(driver)
+    players = driver.find_elements(By.CSS_SELECTOR, ".animation")
+    if not players:
+        return ["no animation player"]
+    problems = []
+    for n, player in enumerate(players):
+        image = player.find_element(By.CSS_SELECTOR, "img")
+        first = image.get_attribute("src")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", player)
+        player.find_element(By.CSS_SELECTOR, "button[title='Play']").click()
+        try:
+            wait_for(driver, lambda d, image=image, first=first: image.get_attribute("src") != first,
+                     timeout=timeout)
+        except TimeoutException:
+            problems.append(f"animation {n}: the frame does not change after Play")
+        player.find_element(By.CSS_SELECTOR, "button[title='Pause']").click()
+    return problems
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_animations_play(browser, base_url, lang):
+    assert animation_problems(browser, f"{base_url}/{lang}/ista-fista.html") == []
+
+
+_WIDGET_STATE = r"""
+const views = Array.from(document.querySelectorAll(
+  'script[type="application/vnd.jupyter.widget-view+json"]'));
+return views.map(s => {
+  const box = s.parentElement;
+  const text = box.innerText.trim();
+  return {rendered: !!box.querySelector('.widget-slider, .jupyter-widgets, .lm-Widget'),
+          slider: !!box.querySelector('.widget-slider, input[type=range], .noUi-target, .slider'),
+          loading: /loading/i.test(text), text: text.slice(0, 60)};
+});
+"""
+
+
+def widget_problems(driver, page_url: str, timeout: float = 20) -> list[str]:
+    """Each widget of the page renders with a slider, or the page has its static figure."""
+    from selenium.common.exceptions import TimeoutException
+
+    driver.get(page_url)
+    wait_ready(driver)
+    try:  # the embed manager renders the widgets after load
+        wait_for(driver, lambda d: all(v["rendered"] for v in d.execute_script(_WIDGET_STATE)),
+                 timeout=timeout)
+    except TimeoutException:
+        pass
+    views = driver.execute_script(_WIDGET_STATE)
+    if not views:
+        return ["no widget on the page"]
+    problems = []
+    for n, view in enumerate(views):
+        if view["loading"]:
+            problems.append(f"widget {n} shows a loading text: {view['text']!r}")
+        if not (view["rendered"] and view["slider"]):
+            problems.append(f"widget {n} is an empty box: {view['text']!r}")
+    return problems
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_sliders_render(browser, base_url, lang):
+    assert widget_problems(browser, f"{base_url}/{lang}/vae.html") == []
+
+
+def save_full_page(driver, path: Path):
+    """A PNG of the whole page, not only the window (Chromium's DevTools protocol)."""
+    import base64
+
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True, "clip": clip, "optimizeForSpeed": True})
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_screenshot_of_every_page_in_each_theme(browser, base_url, lang):
+    """For a person to look at: _build/screenshots/<lang>-<page>-<theme>.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for page in PAGES:
+        browser.get(f"{base_url}/{lang}/{page}.html")
+        wait_ready(browser)
+        for theme in ("light", "dark"):
+            browser.execute_script(
+                "document.documentElement.dataset.theme = arguments[0];"
+                "document.documentElement.dataset.mode = arguments[0];", theme)
+            path = SCREENSHOTS / f"{lang}-{page}-{theme}.png"
+            save_full_page(browser, path)
+            assert path.stat().st_size > 5000, path
+
+
+def test_new_checks_fail_on_broken_pages(browser, tmp_path):
+    """The checks above, shown failing on copies of a page with a part removed or broken."""
+    import re
+
+    page = (SITE / "en" / "ista-fista.html").read_text(encoding="utf-8")
+    (tmp_path / "_static").symlink_to(SITE / "en" / "_static", target_is_directory=True)
+    (tmp_path / "_images").symlink_to(SITE / "en" / "_images", target_is_directory=True)
+    broken = {
+        "no-theme.html": re.sub(r'<button[^>]*theme-switch-button.*?</button>', "", page,
+                                flags=re.S),
+        "no-download.html": page.replace("_sources/ista-fista.ipynb", "_sources/missing.ipynb"),
+        "no-animation.html": page.replace(".play_animation()", ".pause_animation()"),
+        # the widget manager not loaded: the slider's box stays empty
+        "no-widgets.html": re.sub(r'<script src="_static/widgets/embed-amd.js[^"]*"></script>', "",
+                                  (SITE / "en" / "vae.html").read_text(encoding="utf-8")),
+    }
+    assert broken["no-widgets.html"].count("embed-amd.js") == 0
+    for name, text in broken.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    server = _serve(tmp_path)
+    url = next(server)
+    try:
+        assert theme_switch_problems(browser, f"{url}/no-theme.html") == ["no theme button"]
+        missing = download_problems(browser, f"{url}/no-download.html")
+        assert missing and "404" in missing[0], missing
+        stuck = animation_problems(browser, f"{url}/no-animation.html", timeout=2)
+        assert stuck and "does not change" in stuck[0], stuck
+        empty = widget_problems(browser, f"{url}/no-widgets.html", timeout=3)
+        assert empty and "empty box" in empty[0], empty
+    finally:
+        next(server, None)
