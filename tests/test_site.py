@@ -13,7 +13,7 @@ from pathlib import Path
 import jupytext
 import pytest
 import yaml
-from sitecheck import SITE, broken_links, parse
+from sitecheck import SITE, broken_links, english_on_page, parse, typography_problems, visible
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGS = ("en", "fr")
@@ -96,8 +96,6 @@ def test_one_execution_serves_both_editions(page):
 # --------------------------------------------------------------------------------------------------
 # The French edition reads as French: typography, no English, checkers that answer in French
 # --------------------------------------------------------------------------------------------------
-
-from sitecheck import english_on_page, typography_problems, visible  # noqa: E402
 
 FRENCH_PAGES = sorted(p.name for p in (SITE / "fr").glob("*.html")
                       if p.stem in PAGES or p.stem in ("search", "genindex"))
