@@ -351,13 +351,19 @@ def test_dictionary_step_names_its_classic_mistakes(monkeypatch):
 # -- French wording (review G5 b, c) -------------------------------------------------------
 
 def _french_literals():
-    """Every string literal of ebmlib/checks.py, f-strings included (their literal parts)."""
+    """Every string literal of the ebmlib.checks modules, f-strings included (their literal parts)."""
     import ast
     from pathlib import Path
 
     import ebmlib.checks
 
-    tree = ast.parse(Path(ebmlib.checks.__file__).read_text(encoding="utf-8"))
+    for module in sorted(Path(ebmlib.checks.__file__).parent.glob("*.py")):
+        yield from _literals(ast.parse(module.read_text(encoding="utf-8")))
+
+
+def _literals(tree):
+    import ast
+
     for node in ast.walk(tree):
         if isinstance(node, ast.JoinedStr):
             yield "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
@@ -386,7 +392,7 @@ def test_french_shape_messages_say_pour_chaque_exemple(monkeypatch, check, wrong
 
 
 def test_run_french_shape_message_needs_no_agreement():
-    from ebmlib.checks import _run
+    from ebmlib.checks._feedback import _run
 
     _, bad = _run(lambda: torch.zeros(3), (), (2,), "the code", "le code")
     assert bad.text["fr"] == "Forme attendue pour le code : (2,) ; reçue : (3,)."
