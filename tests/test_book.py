@@ -60,12 +60,41 @@ def test_there_is_at_least_one_chapter():
 def test_code_cells_are_identical_in_both_languages(name):
     en = jupytext.read(BOOK / "en" / name)
     fr = jupytext.read(BOOK / "fr" / name)
-    code_en = [(c.source, dict(c.metadata)) for c in en.cells if c.cell_type == "code"]
-    code_fr = [(c.source, dict(c.metadata)) for c in fr.cells if c.cell_type == "code"]
+    code_en = [(c.source, _without_alt(c.metadata)) for c in en.cells if c.cell_type == "code"]
+    code_fr = [(c.source, _without_alt(c.metadata)) for c in fr.cells if c.cell_type == "code"]
     assert len(code_en) == len(code_fr), "the two editions have different numbers of code cells"
     for i, (a, b) in enumerate(zip(code_en, code_fr, strict=False)):
         assert a == b, f"code cell {i} differs between book/en/{name} and book/fr/{name}"
     assert en.metadata == fr.metadata
+
+
+def figure_alt(metadata) -> str | None:
+    """The alternative text of a code cell's figure (``mystnb: image: alt:``), if any."""
+    return metadata.get("mystnb", {}).get("image", {}).get("alt")
+
+
+def _without_alt(metadata) -> dict:
+    """A code cell's metadata less its figure's alternative text, the one part in the page's language."""
+    import copy
+
+    meta = copy.deepcopy(dict(metadata))
+    image = meta.get("mystnb", {}).get("image", {})
+    image.pop("alt", None)
+    if "image" in meta.get("mystnb", {}) and not image:
+        del meta["mystnb"]["image"]
+    if "mystnb" in meta and not meta["mystnb"]:
+        del meta["mystnb"]
+    return meta
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_a_figure_has_alternative_text_in_both_editions_or_in_neither(name):
+    en = [figure_alt(c.metadata) for c in jupytext.read(BOOK / "en" / name).cells if c.cell_type == "code"]
+    fr = [figure_alt(c.metadata) for c in jupytext.read(BOOK / "fr" / name).cells if c.cell_type == "code"]
+    one_sided = [i for i, (a, b) in enumerate(zip(en, fr, strict=False)) if (a is None) != (b is None)]
+    assert one_sided == [], f"code cells {one_sided} of {name} have alternative text in one edition only"
+    same = [i for i, (a, b) in enumerate(zip(en, fr, strict=False)) if a is not None and a == b]
+    assert same == [], f"code cells {same} of {name} have the English alternative text on the French page"
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)

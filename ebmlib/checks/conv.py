@@ -14,6 +14,8 @@ from ._feedback import (
     _run,
 )
 
+__all__ = ["check_conv_energy", "check_conv_lipschitz"]
+
 
 def check_conv_energy(energy: Callable[[Tensor, Tensor, Tensor, float], Tensor]) -> Feedback:
     """Check ``energy(y, K, z, lam)`` = ½‖y − Σ_i K_i * Z_i‖² + λ Σ_i ‖Z_i‖₁ per image (full boundary).

@@ -14,6 +14,8 @@ from ._feedback import (
     _wrong_values,
 )
 
+__all__ = ["check_ista_step", "check_shrink"]
+
 
 def check_shrink(shrink: Callable[[Tensor, float], Tensor]) -> Feedback:
     """Check ``shrink(v, theta)`` = sign(v) · max(|v| − θ, 0), elementwise."""

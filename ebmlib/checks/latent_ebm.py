@@ -16,6 +16,8 @@ from ._feedback import (
     _shape,
 )
 
+__all__ = ["check_l1_free_energy", "check_l2_free_energy", "check_toy_energy"]
+
 
 def check_toy_energy(energy: Callable[[Tensor, Tensor, float], Tensor]) -> Feedback:
     """Check ``energy(y, z, lam)`` = ‖y − c(t) − u‖² + λ(|u₁| + |u₂|) for z = (t, u₁, u₂).

@@ -15,6 +15,8 @@ from ._feedback import (
     _wrong_values,
 )
 
+__all__ = ["check_lista_layer", "check_lista_matrices"]
+
 
 def _lista_problem() -> tuple[Tensor, float, float]:
     g = torch.Generator().manual_seed(11)

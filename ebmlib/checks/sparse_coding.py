@@ -15,6 +15,8 @@ from ._feedback import (
     _run,
 )
 
+__all__ = ["check_dictionary_step", "check_lambda_for_k", "check_normalize"]
+
 
 def check_normalize(normalize: Callable[[Tensor], Tensor]) -> Feedback:
     """Check ``normalize(W)``: W_d (n, m) with every column scaled to unit Euclidean norm."""

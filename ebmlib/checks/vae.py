@@ -15,6 +15,8 @@ from ._feedback import (
     _wrong_values,
 )
 
+__all__ = ["check_gaussian_kl", "check_reparameterize", "check_vae_loss"]
+
 
 def check_vae_loss(loss: Callable[[Tensor, Tensor, Tensor, Tensor, float], Tensor]) -> Feedback:
     """Check ``loss(y, logits, mu, logvar, beta)``: C + βR per sample, averaged over the batch.
