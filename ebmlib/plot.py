@@ -1,4 +1,5 @@
-"""Figures the book draws more than once.
+"""Figures the book draws more than once, and the lecture's energy-based diagrams
+(:func:`energy_diagram`, :func:`vae_springs`).
 
 Labels use mathematics only, so that the English and the French pages share them.
 Colours come from perceptually uniform maps that read on light and dark themes.
@@ -7,11 +8,21 @@ Colours come from perceptually uniform maps that read on light and dark themes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
 from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.patches import Circle, Ellipse, FancyArrowPatch, FancyBboxPatch, Rectangle
+from matplotlib.path import Path as MplPath
+from matplotlib.text import Text
+from matplotlib.textpath import TextPath
+from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
 
@@ -158,3 +169,485 @@ def fuzzy_balls(mu: Tensor | np.ndarray, logvar: Tensor | np.ndarray, labels: Te
             ax.scatter([], [], s=20, color=plt.get_cmap("tab10")(k % 10), label=str(k))
         ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False, handletextpad=0.1)
     return ax
+
+
+# ---------------------------------------------------------------------------------------------
+# The lecture's energy-based diagrams (LeCun's conventions), drawn from code.
+#
+# One visual vocabulary for every model, so that a reader sees what changes from one to the
+# next: the observed variable y is a shaded circle at the bottom left, the latent z a white
+# circle at the top, deterministic functions (Dec, Enc, W_d, ...) rounded blue blocks, cost
+# terms (C, D, R) red squares, random parts (the noise ε, the sampler, a sampled z) lilac and
+# dashed; the energy, the sum of the cost terms, is written under the graph. Every text is
+# mathematics, so the English and the French pages share the figures.
+# ---------------------------------------------------------------------------------------------
+
+DIAGRAM_MODELS = ("latent-ebm", "sparse-coding", "ista", "encoder-ebm", "conv-autoencoder", "vae")
+"""The values of ``model`` that :func:`energy_diagram` draws."""
+
+VARIABLE_KINDS = ("observed", "latent", "random")
+"""Kinds of :class:`DiagramElement` drawn as circles (variables)."""
+
+BLOCK_KINDS = ("block", "sampler")
+"""Kinds drawn as rounded blocks (functions): deterministic ones, and the VAE's sampler."""
+
+_INK = "#1a1a1a"
+_STYLE = {  # face colour, edge colour, line style
+    "observed": ("#c4c4c4", _INK, "-"),
+    "latent": ("#ffffff", _INK, "-"),
+    "random": ("#e6dcf4", "#5b3f8c", "--"),
+    "block": ("#d5e5f5", "#2b5d8c", "-"),
+    "sampler": ("#e6dcf4", "#5b3f8c", "--"),
+    "cost": ("#f9d3d0", "#b8322a", "-"),
+    "sum": ("#ffffff", _INK, "-"),
+}
+_IN_PER_UNIT = 0.68  # inches per diagram unit in a figure that energy_diagram makes itself
+_FONT = 14.5  # points, at that scale
+_MATH_FONT = "cm"
+_R_VAR, _R_SUM, _H_BOX, _PAD = 0.38, 0.2, 0.72, 0.2  # circle radii, block height, text padding
+_X = (1.2, 4.2, 7.2, 9.9)  # the columns of the grid every model is drawn on
+_Y = (1.0, 3.0, 5.0)  # the rows: y at the bottom, z at the top
+
+
+@dataclass(frozen=True)
+class DiagramElement:
+    """One drawn element of an energy-based diagram, kept so that tests can read the structure.
+
+    Attributes:
+        kind: "observed", "latent", "random" (variables: circles); "block", "sampler"
+            (functions: rounded blocks); "cost" (cost terms: squares); "sum" (an adder ⊕);
+            "arrow"; "equation" (the energy, or the update rule, under the graph); "note".
+        key: a short name, unique in the diagram: "y", "z", "Dec", "C", ...; for an arrow,
+            "src->dst".
+        label: the mathtext drawn (for an arrow, its label, "" when it has none).
+        src, dst: the keys of the elements an arrow joins (None for the others).
+        bounds: (x0, y0, x1, y1), in data coordinates, of a node (None for the others).
+        artist: what was drawn: the patch of a node or an arrow, the Text of an equation or
+            a note.
+        text: the Text of a node's or an arrow's label (None when it has none).
+        points: an arrow's vertices in data coordinates, from the outline of ``src`` through
+            its corners to the outline of ``dst`` (None for the others).
+    """
+
+    kind: str
+    key: str
+    label: str
+    src: str | None = None
+    dst: str | None = None
+    bounds: tuple[float, float, float, float] | None = None
+    artist: Artist | None = field(default=None, compare=False, repr=False)
+    text: Text | None = field(default=None, compare=False, repr=False)
+    points: tuple[tuple[float, float], ...] | None = None
+
+
+@dataclass
+class Diagram:
+    """The registry of a drawn diagram: ``ax.ebm_diagram`` (and in ``fig.ebm_diagrams``)."""
+
+    model: str
+    elements: list[DiagramElement] = field(default_factory=list)
+
+    def of_kind(self, *kinds: str) -> list[DiagramElement]:
+        """The elements of the given kinds, in drawing order."""
+        return [e for e in self.elements if e.kind in kinds]
+
+    def node(self, key: str) -> DiagramElement:
+        """The node (not an arrow) with this key; KeyError if there is none."""
+        for e in self.elements:
+            if e.key == key and e.kind != "arrow":
+                return e
+        raise KeyError(key)
+
+    def has_arrow(self, src: str, dst: str) -> bool:
+        """Whether an arrow goes from the node ``src`` to the node ``dst``."""
+        return any(e.kind == "arrow" and e.src == src and e.dst == dst for e in self.elements)
+
+
+@dataclass
+class _Node:
+    kind: str
+    key: str
+    label: str
+    x: float
+    y: float
+    w: float
+    h: float
+
+    @property
+    def round(self) -> bool:
+        return self.kind in VARIABLE_KINDS or self.kind == "sum"
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        return (self.x - self.w / 2, self.y - self.h / 2, self.x + self.w / 2, self.y + self.h / 2)
+
+    def boundary(self, toward: tuple[float, float], gap: float = 0.03) -> tuple[float, float]:
+        """The point of the outline in the direction of ``toward`` (plus a small gap)."""
+        dx, dy = toward[0] - self.x, toward[1] - self.y
+        n = float(np.hypot(dx, dy)) or 1.0
+        ux, uy = dx / n, dy / n
+        if self.round:
+            t = self.w / 2
+        else:
+            t = min(self.w / 2 / abs(ux) if ux else np.inf, self.h / 2 / abs(uy) if uy else np.inf)
+        return (self.x + (t + gap) * ux, self.y + (t + gap) * uy)
+
+
+def _text_size(s: str, size: float = _FONT) -> tuple[float, float]:
+    """Width and height of a mathtext string in diagram units, at the reference scale."""
+    prop = FontProperties(size=size, math_fontfamily=_MATH_FONT)
+    box = TextPath((0, 0), s, size=size, prop=prop).get_extents()
+    return float(box.width) / 72 / _IN_PER_UNIT, float(box.height) / 72 / _IN_PER_UNIT
+
+
+def _text_width(s: str, size: float = _FONT) -> float:
+    """Width of a mathtext string in diagram units, at the reference scale."""
+    return _text_size(s, size)[0]
+
+
+class _Builder:
+    """Collects nodes, arrows and texts in diagram units, then draws them on an Axes."""
+
+    def __init__(self, model: str):
+        self.model = model
+        self.nodes: dict[str, _Node] = {}
+        self.arrows: list[dict] = []
+        self.texts: list[dict] = []
+
+    def var(self, key: str, label: str, x: float, y: float, kind: str = "latent") -> None:
+        self.nodes[key] = _Node(kind, key, label, x, y, 2 * _R_VAR, 2 * _R_VAR)
+
+    def box(self, key: str, label: str, x: float, y: float, kind: str = "block") -> None:
+        w = _text_width(label) + 2 * _PAD
+        w = max(w, _H_BOX if kind == "cost" else 1.15)  # a short cost term is a square
+        self.nodes[key] = _Node(kind, key, label, x, y, w, _H_BOX)
+
+    def add(self, key: str, x: float, y: float) -> None:
+        self.nodes[key] = _Node("sum", key, "$+$", x, y, 2 * _R_SUM, 2 * _R_SUM)
+
+    def arrow(self, src: str, dst: str, *, via: Sequence[tuple[float, float]] = (), label: str = "",
+              at: tuple[float, float] = (0.0, 0.0), seg: int = -1, random: bool = False) -> None:
+        """An arrow src → dst through the corner points ``via``; its label sits at ``at`` from
+        the middle of segment ``seg`` (default: the longest)."""
+        self.arrows.append(dict(src=src, dst=dst, via=list(via), label=label, at=at, seg=seg,
+                                random=random))
+
+    def text(self, kind: str, key: str, label: str, x: float, y: float, ha: str = "center",
+             size: float = _FONT) -> None:
+        self.texts.append(dict(kind=kind, key=key, label=label, x=x, y=y, ha=ha, size=size))
+
+    def equation(self, label: str) -> None:
+        x0 = min(n.bounds()[0] for n in self.nodes.values())
+        x1 = max(n.bounds()[2] for n in self.nodes.values())
+        self.text("equation", "E", label, (x0 + x1) / 2, _Y[0] - 1.05, size=_FONT + 1)
+
+    # ----------------------------------------------------------------------------------------
+    def _extent(self) -> tuple[float, float, float, float]:
+        b = np.array([n.bounds() for n in self.nodes.values()])
+        x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+        for t in self.texts:
+            w, h = _text_size(t["label"], t["size"])
+            left = t["x"] - (w / 2 if t["ha"] == "center" else 0 if t["ha"] == "left" else w)
+            x0, x1 = min(x0, left), max(x1, left + w)
+            y0, y1 = min(y0, t["y"] - h / 2 - 0.05), max(y1, t["y"] + h / 2 + 0.05)
+        y0, y1 = min(y0, _Y[0] - 1.38), max(y1, _Y[2] + _R_VAR)  # one height for every model
+        m = 0.2
+        return float(x0 - m), float(x1 + m), float(y0 - m), float(y1 + m)
+
+    def draw(self, ax: Axes | None) -> Figure:
+        left, right, bottom, top = self._extent()
+        if ax is None:
+            fig, ax = plt.subplots(figsize=((right - left) * _IN_PER_UNIT, (top - bottom) * _IN_PER_UNIT))
+            fig.subplots_adjust(0, 0, 1, 1)
+        fig = ax.figure
+        fig.patch.set_facecolor("white")
+        fig.patch.set_alpha(1.0)
+        ax.set_xlim(left, right)
+        ax.set_ylim(bottom, top)
+        ax.set_aspect("equal", adjustable="box")
+        ax.set_axis_off()
+        # scale fonts and lines with the size the diagram gets in the axes
+        pos = ax.get_position()
+        w_in, h_in = pos.width * fig.get_figwidth(), pos.height * fig.get_figheight()
+        f = min(w_in / (right - left), h_in / (top - bottom)) / _IN_PER_UNIT
+        diagram = Diagram(self.model)
+
+        for n in self.nodes.values():
+            fc, ec, ls = _STYLE[n.kind]
+            if n.round:
+                patch = Circle((n.x, n.y), n.w / 2, fc=fc, ec=ec, ls=ls, lw=1.4 * f, zorder=2)
+            elif n.kind == "cost":
+                patch = Rectangle((n.x - n.w / 2, n.y - n.h / 2), n.w, n.h, fc=fc, ec=ec, ls=ls,
+                                  lw=1.4 * f, zorder=2)
+            else:
+                p = 0.12
+                patch = FancyBboxPatch((n.x - n.w / 2 + p, n.y - n.h / 2 + p), n.w - 2 * p, n.h - 2 * p,
+                                       boxstyle=f"round,pad={p},rounding_size={1.6 * p}", fc=fc, ec=ec,
+                                       ls=ls, lw=1.4 * f, zorder=2)
+            ax.add_patch(patch)
+            size = (_FONT + 1 if n.kind in VARIABLE_KINDS else _FONT) * f
+            text = ax.text(n.x, n.y, n.label, ha="center", va="center", fontsize=size, color=_INK,
+                           math_fontfamily=_MATH_FONT, zorder=3)
+            diagram.elements.append(DiagramElement(n.kind, n.key, n.label, bounds=n.bounds(),
+                                                   artist=patch, text=text))
+
+        for a in self.arrows:
+            s, d = self.nodes[a["src"]], self.nodes[a["dst"]]
+            via = a["via"]
+            pts = [s.boundary(via[0] if via else (d.x, d.y)), *via,
+                   d.boundary(via[-1] if via else (s.x, s.y))]
+            colour = _STYLE["random"][1] if a["random"] else _INK
+            arrow = FancyArrowPatch(path=MplPath(pts), arrowstyle="-|>", mutation_scale=15 * f,
+                                    lw=1.3 * f, color=colour, shrinkA=0, shrinkB=0, zorder=1,
+                                    ls="--" if a["random"] else "-", joinstyle="miter")
+            ax.add_patch(arrow)
+            text = None
+            if a["label"]:
+                lengths = [np.hypot(q[0] - p[0], q[1] - p[1]) for p, q in pairwise(pts)]
+                k = int(np.argmax(lengths)) if a["seg"] == -1 else a["seg"]
+                mx, my = (pts[k][0] + pts[k + 1][0]) / 2, (pts[k][1] + pts[k + 1][1]) / 2
+                dx, dy = a["at"]
+                ha = "left" if dx > 0 else "right" if dx < 0 else "center"
+                va = "bottom" if dy > 0 else "top" if dy < 0 else "center"
+                text = ax.text(mx + dx, my + dy, a["label"], ha=ha, va=va, fontsize=(_FONT - 0.5) * f,
+                               color=_INK, math_fontfamily=_MATH_FONT, zorder=3)
+            diagram.elements.append(DiagramElement("arrow", f"{a['src']}->{a['dst']}", a["label"],
+                                                   src=a["src"], dst=a["dst"], artist=arrow, text=text,
+                                                   points=tuple((float(p[0]), float(p[1])) for p in pts)))
+
+        for t in self.texts:
+            text = ax.text(t["x"], t["y"], t["label"], ha=t["ha"], va="center", fontsize=t["size"] * f,
+                           color=_INK, math_fontfamily=_MATH_FONT, zorder=3)
+            diagram.elements.append(DiagramElement(t["kind"], t["key"], t["label"], artist=text, text=text))
+
+        ax.ebm_diagram = diagram
+        if not hasattr(fig, "ebm_diagrams"):
+            fig.ebm_diagrams = []
+        fig.ebm_diagrams.append(diagram)
+        return fig
+
+
+def _decoder_half(b: _Builder, *, y: str, z: str, dec: str, cost_c: str, ybar: str,
+                  z_kind: str = "latent") -> None:
+    """The part every model shares: y, C(y, ȳ), the decoder and the latent z above it."""
+    b.var("y", y, _X[0], _Y[0], "observed")
+    b.box("C", cost_c, _X[0], _Y[1], "cost")
+    b.box("Dec", dec, _X[1], _Y[1])
+    b.var("z", z, _X[1], _Y[2], z_kind)
+    b.arrow("y", "C")
+    b.arrow("z", "Dec")
+    b.arrow("Dec", "C", label=ybar, at=(0.0, 0.1))
+
+
+def _latent_ebm(b: _Builder, *, sparse: bool) -> None:
+    if sparse:
+        _decoder_half(b, y="$y$", z="$z$", dec="$W_d\\, z$", cost_c=r"$\Vert y - \bar y \Vert^2$",
+                      ybar=r"$\bar y$")
+        b.box("R", r"$\Vert z \Vert_1$", _X[2], _Y[2], "cost")
+        b.equation(r"$E(y, z) = \Vert y - W_d\, z \Vert^2 + \lambda \Vert z \Vert_1$")
+    else:
+        _decoder_half(b, y="$y$", z="$z$", dec=r"$\mathrm{Dec}$", cost_c="$C$", ybar=r"$\bar y$")
+        b.box("R", "$R$", _X[2], _Y[2], "cost")
+        b.equation(r"$E(y, z) = C(y, \bar y) + \lambda R(z)$")
+    b.arrow("z", "R")
+
+
+def _encoder_ebm(b: _Builder, *, conv: bool) -> None:
+    if conv:
+        _decoder_half(b, y="$y$", z="$Z$", dec=r"${\sum}_i W_{d{,}i} * Z_i$",
+                      cost_c=r"$\frac{1}{2} \Vert y - \bar y \Vert^2$", ybar=r"$\bar y$")
+        b.box("R", r"$\Vert Z \Vert_1$", _X[2], _Y[2], "cost")
+        b.box("D", r"$\frac{\alpha}{2} \Vert Z - \bar Z \Vert^2$", _X[2], _Y[1], "cost")
+        b.box("Enc", r"$g_i\, h_{\theta_i}(W_{e{,}i} \star y + b_i)$", _X[2], _Y[0])
+        zbar = r"$\bar Z$"
+        energy = (r"$E_\alpha(Z, y) = \frac{1}{2} \Vert y - {\sum}_i W_{d{,}i} * Z_i \Vert^2"
+                  r" + \lambda \Vert Z \Vert_1 + \frac{\alpha}{2} \Vert Z - \bar Z \Vert^2$")
+    else:
+        _decoder_half(b, y="$y$", z="$z$", dec=r"$\mathrm{Dec}$", cost_c="$C$", ybar=r"$\bar y$")
+        b.box("R", "$R$", _X[2], _Y[2], "cost")
+        b.box("D", "$D$", _X[2], _Y[1], "cost")
+        b.box("Enc", r"$\mathrm{Enc}$", _X[2], _Y[0])
+        zbar = r"$\bar z$"
+        energy = r"$E(y, z) = C(y, \bar y) + D(z, \bar z) + \lambda R(z)$"
+    b.arrow("z", "R")
+    b.arrow("z", "D")
+    b.arrow("y", "Enc")
+    b.arrow("Enc", "D", label=zbar, at=(0.12, 0.0))
+    b.equation(energy)
+
+
+def _ista(b: _Builder) -> None:
+    b.var("y", "$y$", _X[0], _Y[0], "observed")
+    b.box("We", r"$W_e^\top$", (_X[0] + _X[1]) / 2 - 0.1, _Y[0])
+    b.add("sum", _X[1], _Y[0])
+    b.box("h", r"$h_\theta$", _X[1], _Y[1])
+    b.var("z", "$z$", _X[1], _Y[2])
+    b.box("S", "$S$", _X[2], _Y[1])
+    b.arrow("y", "We")
+    b.arrow("We", "sum")
+    b.arrow("sum", "h")
+    b.arrow("h", "z", label="$z(t+1)$", at=(0.14, 0.0))
+    b.arrow("z", "S", via=[(_X[2], _Y[2])], label="$z(t)$", at=(0.0, 0.1), seg=0)
+    b.arrow("S", "sum", via=[(_X[2], _Y[0])])
+    b.equation(r"$z(t+1) = h_\theta\left(W_e^\top y + S\, z(t)\right)$")
+
+
+def _vae(b: _Builder) -> None:
+    _decoder_half(b, y="$y$", z="$z$", dec=r"$\mathrm{Dec}$", cost_c="$C$", ybar=r"$\bar y$",
+                  z_kind="random")
+    b.box("Enc", r"$\mathrm{Enc}$", _X[2], _Y[0])
+    b.box("sampler", r"$\mu + \sigma \odot \varepsilon$", _X[2], _Y[1], "sampler")
+    b.var("eps", r"$\varepsilon$", _X[2], _Y[2], "random")
+    b.box("R", "$R$", _X[3], _Y[1], "cost")
+    b.arrow("y", "Enc")
+    b.arrow("Enc", "sampler", label=r"$\mu, \sigma$", at=(-0.12, 0.0))
+    b.arrow("Enc", "R", via=[(_X[3], _Y[0])])
+    b.arrow("eps", "sampler", random=True)
+    b.arrow("sampler", "z", random=True)
+    b.text("note", "prior", r"$\varepsilon \sim \mathcal{N}(0, I)$", _X[2] + _R_VAR + 0.2, _Y[2], ha="left")
+    b.equation(r"$E = C(y, \bar y) + \beta R, \quad "
+               r"R = \mathrm{KL}\left(q(z \mid y) \,\Vert\, \mathcal{N}(0, I)\right)$")
+
+
+def energy_diagram(model: str, *, ax: Axes | None = None) -> Figure:
+    r"""Draw one of the lecture's energy-based diagrams, in LeCun's conventions.
+
+    The observed variable y is a shaded circle (bottom left), the latent variable z a white
+    circle (top); deterministic functions are rounded blue blocks, cost terms red squares,
+    random parts (the noise ε, the sampler, a sampled z) lilac and dashed. The energy, the sum
+    of the cost terms, is written under the graph. All the models share one grid, so that
+    what changes from one to the next stands out. Every text is mathematics (no words).
+
+    Args:
+        model: which diagram:
+
+            * ``"latent-ebm"`` (lecture Fig. 1): z → Dec → ȳ, y and ȳ → C(y, ȳ), z → R(z);
+              E(y, z) = C(y, ȳ) + λR(z).
+            * ``"sparse-coding"``: the same graph with the decoder W_d z and the costs
+              ‖y − ȳ‖², ‖z‖₁; E(y, z) = ‖y − W_d z‖² + λ‖z‖₁.
+            * ``"ista"`` (Fig. 2): ISTA as a recurrent network, y → W_eᵀ → ⊕ → h_θ → z(t+1),
+              fed back as z(t) → S → ⊕: z(t+1) = h_θ(W_eᵀy + S z(t)). W_e, S and θ are left
+              generic, because their values depend on the energy's convention (with
+              E = ‖y − W_d z‖² + λ‖z‖₁: W_e = (2/L) W_d, S = I − (2/L) W_dᵀW_d, θ = λ/L).
+            * ``"encoder-ebm"`` (Fig. 3, PSD and LISTA): y → Enc → z̄, D(z, z̄) between the
+              latent and the prediction; E(y, z) = C(y, ȳ) + D(z, z̄) + λR(z).
+            * ``"conv-autoencoder"``: the same graph, convolutional: decoder Σ_i W_{d{,}i} ∗ Z_i,
+              encoder g_i h_{θ_i}(W_{e{,}i} ⋆ y + b_i), and the PSD energy E_α(Z, y).
+            * ``"vae"`` (Fig. 8): y → Enc → (μ, σ); the sampler z = μ + σ ⊙ ε with
+              ε ~ N(0, I) (random parts dashed); z → Dec → ȳ → C(y, ȳ); the KL term R on
+              (μ, σ); E = C + βR.
+        ax: draw in these axes (their figure gets an opaque white background); default: a
+            new figure sized to the diagram.
+
+    Returns:
+        The figure. The axes carry ``ax.ebm_diagram``, a :class:`Diagram` that lists every
+        drawn element (kind, key, label, and for arrows the keys they join), and the figure
+        ``fig.ebm_diagrams``, the list of the diagrams drawn in it.
+
+    Raises:
+        ValueError: ``model`` is not one of :data:`DIAGRAM_MODELS`.
+    """
+    if not isinstance(model, str) or model not in DIAGRAM_MODELS:
+        raise ValueError(f"argument 'model': expected one of {', '.join(map(repr, DIAGRAM_MODELS))}, "
+                         f"received {model!r}")
+    b = _Builder(model)
+    if model in ("latent-ebm", "sparse-coding"):
+        _latent_ebm(b, sparse=model == "sparse-coding")
+    elif model in ("encoder-ebm", "conv-autoencoder"):
+        _encoder_ebm(b, conv=model == "conv-autoencoder")
+    elif model == "ista":
+        _ista(b)
+    else:
+        _vae(b)
+    return b.draw(ax)
+
+
+def _spring(p0: np.ndarray, p1: np.ndarray, *, coils: int = 7, amplitude: float = 0.06,
+            lead: float = 0.15) -> np.ndarray:
+    """Vertices of a zig-zag spring from p0 to p1: straight leads at both ends (a fraction
+    ``lead`` of the length each), ``coils`` zig-zags of half-width ``amplitude`` between."""
+    d = p1 - p0
+    n = float(np.hypot(*d))
+    if n == 0.0:
+        return np.stack([p0, p1])
+    u, v = d / n, np.array([-d[1], d[0]]) / n
+    t = np.linspace(lead, 1 - lead, 2 * coils + 1)
+    side = np.zeros_like(t)
+    side[1:-1:2], side[2:-1:2] = 1.0, -1.0
+    pts = p0 + np.outer(t * n, u) + np.outer(side * amplitude, v)
+    return np.vstack([p0, pts, p1])
+
+
+def vae_springs(mu: Tensor | np.ndarray, sigma: Tensor | np.ndarray, *, ax: Axes | None = None,
+                origin_spring: bool = True, prior: bool = True) -> Figure:
+    r"""The VAE's codes as fuzzy balls held by springs (lecture Figs. 9–11).
+
+    Each code is the ball of the Gaussian q(z | y) = N(μ, diag σ²): an ellipse of half-axes
+    σ₁, σ₂ around its mean μ. The KL term R = ½ Σ_j (μ_j² + σ_j² − log σ_j² − 1) pulls every
+    mean towards the origin like a spring of energy ½‖μ‖² (and every σ_j towards 1); without
+    it the balls fly away from the origin (Fig. 9 (b)).
+
+    Args:
+        mu: the means μ, (N, 2) (a tensor or an array).
+        sigma: the standard deviations σ > 0, (N, 2), the same shape as ``mu``.
+        ax: draw in these axes (their figure gets an opaque white background); default: a new
+            4.5 × 4.5 inch figure.
+        origin_spring: draw the springs (zig-zags from the origin to each μ), as the KL term
+            pulls them; False draws the balls alone (the model without the KL term).
+        prior: draw the unit circle, the one-σ ball of the prior N(0, I), dashed.
+
+    Returns:
+        The figure. ``ax.ebm_diagram`` (a :class:`Diagram`, model ``"vae-springs"``) lists the
+        drawn elements: N "ball", N "spring" (when ``origin_spring``), one "prior".
+
+    Raises:
+        ValueError: ``mu`` or ``sigma`` is not (N, 2) with N ≥ 1, their shapes differ, an entry
+            is not finite, or a σ is not > 0.
+    """
+    m, s = _np(mu).astype(float), _np(sigma).astype(float)
+    for name, a in (("mu", m), ("sigma", s)):
+        if a.ndim != 2 or a.shape[1] != 2 or a.shape[0] < 1:
+            raise ValueError(f"argument '{name}': expected shape (N, 2) with N >= 1, received {a.shape}")
+        if not np.isfinite(a).all():
+            raise ValueError(f"argument '{name}': expected finite values, received NaN or inf")
+    if m.shape != s.shape:
+        raise ValueError(f"arguments 'mu' and 'sigma': expected the same shape (N, 2), "
+                         f"received {m.shape} and {s.shape}")
+    if (s <= 0).any():
+        i = int(np.argwhere(s <= 0)[0, 0])
+        raise ValueError(f"argument 'sigma': expected standard deviations > 0, received "
+                         f"{s[i].tolist()} in row {i}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.5, 4.5), constrained_layout=True)
+    fig = ax.figure
+    fig.patch.set_facecolor("white")
+    fig.patch.set_alpha(1.0)
+    ax.set_facecolor("white")
+    lim = float(max(np.abs(m).max() + s.max(), 1.0) * 1.12)  # at least the prior's unit ball
+    diagram = Diagram("vae-springs")
+    colours = plt.get_cmap("tab10")(np.arange(len(m)) % 10)
+    if prior:
+        unit = Circle((0, 0), 1.0, fc="none", ec="0.45", ls="--", lw=1.0, zorder=1)
+        ax.add_patch(unit)
+        diagram.elements.append(DiagramElement("prior", "prior", "", bounds=(-1.0, -1.0, 1.0, 1.0),
+                                               artist=unit))
+    for i, (c, sd, colour) in enumerate(zip(m, s, colours, strict=True)):
+        ball = Ellipse(tuple(c), 2 * sd[0], 2 * sd[1], fc=(*colour[:3], 0.28), ec=colour, lw=1.2, zorder=2)
+        ax.add_patch(ball)
+        ax.plot(*c, "o", ms=3.5, color=colour, zorder=4)
+        diagram.elements.append(DiagramElement("ball", f"ball{i}", "", bounds=(
+            c[0] - sd[0], c[1] - sd[1], c[0] + sd[0], c[1] + sd[1]), artist=ball))
+        if origin_spring:
+            length = float(np.hypot(*c))
+            v = _spring(np.zeros(2), c, amplitude=min(0.022 * lim, 0.1 * length))
+            (line,) = ax.plot(v[:, 0], v[:, 1], color="#404040", lw=0.9, zorder=3)
+            diagram.elements.append(DiagramElement("spring", f"spring{i}", "", src="origin", dst=f"ball{i}",
+                                                   artist=line))
+    ax.plot(0, 0, "+", ms=9, mew=1.4, color=_INK, zorder=5)
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="$z_1$", ylabel="$z_2$")
+    for axis in (ax.xaxis, ax.yaxis):  # whole numbers: the same in both languages (no 0.5 / 0,5)
+        axis.set_major_locator(MaxNLocator(nbins=6, integer=True, symmetric=True))
+    ax.ebm_diagram = diagram
+    if not hasattr(fig, "ebm_diagrams"):
+        fig.ebm_diagrams = []
+    fig.ebm_diagrams.append(diagram)
+    return fig
