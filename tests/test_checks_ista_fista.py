@@ -1,0 +1,266 @@
+"""The checkers of the ISTA and FISTA chapter accept right answers and name wrong ones.
+
+Each checker is given two correct implementations where possible, and wrong answers a
+student would give; the messages are checked in English and in French.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from ebmlib.checks import (
+    check_fista,
+    check_fista_prediction,
+    check_lipschitz,
+    check_prox_l1,
+)
+from ebmlib.checks.ista_fista import (
+    EXPLORE_LAM,
+    EXPLORE_RHO,
+    _fista_problem,
+    _fista_variant,
+    explore_iterations,
+)
+from ebmlib.solvers import fista, lipschitz, shrink
+
+
+def message(feedback, lang: str) -> str:
+    return feedback.text[lang]
+
+
+def stub(*args):
+    raise NotImplementedError
+
+
+# -- shrinkage as the proximal operator of θ|·| ---------------------------------------------
+
+def soft(v, theta):
+    return torch.sign(v) * torch.clamp(v.abs() - theta, min=0)
+
+
+def soft_by_cases(v, theta):  # the case analysis of the derivation, written out
+    return torch.where(v > theta, v - theta, torch.where(v < -theta, v + theta, torch.zeros_like(v)))
+
+
+@pytest.mark.parametrize("prox", [soft, soft_by_cases, lambda v, t: shrink(v, t)])
+def test_prox_accepts_right_answers(prox):
+    assert check_prox_l1(prox)
+
+
+@pytest.mark.parametrize("wrong, en, fr", [
+    (lambda v, t: torch.where(v.abs() > t, v, torch.zeros_like(v)), "hard thresholding",
+     "seuillage dur"),
+    (lambda v, t: soft(v, t / 2), "without the ½", "sans le ½"),
+    (lambda v, t: torch.clamp(v - t, min=0), "Negative values are lost",
+     "valeurs négatives sont perdues"),
+    (lambda v, t: torch.sign(v) * (v.abs() - t), "exactly 0", "exactement en 0"),
+])
+def test_prox_names_classic_mistakes(wrong, en, fr):
+    feedback = check_prox_l1(wrong)
+    assert not feedback
+    assert en in message(feedback, "en") and fr in message(feedback, "fr")
+
+
+def test_prox_points_at_the_values_where_the_optimality_condition_fails(monkeypatch):
+    # Zero on a band a little wider than [−θ, θ]: wrong only just above the threshold.
+    def too_wide(v, theta):
+        return torch.where(v.abs() <= theta + 0.05, torch.zeros_like(v), soft(v, theta))
+
+    feedback = check_prox_l1(too_wide)
+    assert not feedback
+    assert message(feedback, "en").startswith("Keep going: for θ = 0.5, your z satisfies the optimality")
+    assert "|v| > θ" in message(feedback, "en")
+    monkeypatch.setenv("EBMLIB_LANG", "fr")
+    assert str(feedback).startswith("Pas encore : pour θ = 0,5, votre z vérifie la condition")
+    assert "v = 0,51 ; −0,51" in str(feedback)
+    off = check_prox_l1(lambda v, t: soft(v, t) + 0.01 * (v > 2))
+    assert not off and "z − v + θ sign(z) = 0,010 au lieu de 0" in str(off)
+
+
+def test_prox_reports_not_implemented():
+    assert "NotImplementedError" in message(check_prox_l1(stub), "en")
+
+
+# -- the Lipschitz constant L = 2 σ_max(W)² -------------------------------------------------
+
+def power_iteration(W, n_iter=3000):
+    d = torch.ones(W.shape[1], dtype=W.dtype)
+    for _ in range(n_iter):
+        d = W.T @ (W @ d)
+        d = d / d.norm()
+    return 2 * float((W @ d).norm()) ** 2
+
+
+@pytest.mark.parametrize("right", [
+    lambda W: 2 * torch.linalg.matrix_norm(W, ord=2) ** 2,
+    lambda W: 2 * float(torch.linalg.eigvalsh(W.T @ W)[-1]),
+    lipschitz,
+    power_iteration,
+])
+def test_lipschitz_accepts_right_answers(right):
+    assert check_lipschitz(right)
+
+
+@pytest.mark.parametrize("wrong, en, fr", [
+    (lambda W: torch.linalg.matrix_norm(W, ord=2) ** 2, "constant of ½‖y − W z‖²",
+     "constante de ½‖y − W z‖²"),
+    (lambda W: 2 * torch.linalg.norm(W) ** 2, "Frobenius", "Frobenius"),
+    (lambda W: torch.linalg.matrix_norm(W, ord=2), "You return σ_max(W).", "Vous renvoyez σ_max(W)."),
+    (lambda W: 2 * torch.linalg.matrix_norm(W, ord=2), "Square σ_max", "Mettez σ_max au carré"),
+    (lambda W: 2 * W.pow(2).sum(0).max(), "a single atom", "un seul atome"),
+])
+def test_lipschitz_names_classic_mistakes(wrong, en, fr):
+    feedback = check_lipschitz(wrong)
+    assert not feedback
+    assert en in message(feedback, "en") and fr in message(feedback, "fr")
+
+
+def test_lipschitz_checks_the_bound_and_its_tightness_by_pairs_of_codes():
+    short = check_lipschitz(lambda W: power_iteration(W, n_iter=10))
+    assert not short and "Not an upper bound" in message(short, "en")
+    assert "run more iterations" in message(short, "en")
+    assert "faites plus d'itérations" in message(short, "fr")
+    loose = check_lipschitz(lambda W: 3 * torch.linalg.matrix_norm(W, ord=2) ** 2)
+    assert not loose and "An upper bound, but not the smallest" in message(loose, "en")
+    assert "1,5 fois trop grand" in message(loose, "fr")
+    small = check_lipschitz(lambda W: 1.0)
+    assert not small and "two random codes a, b" in message(small, "en")
+    assert "deux codes aléatoires" in message(small, "fr")
+    assert not check_lipschitz(lambda W: "L")
+    assert not check_lipschitz(lambda W: -1.0)
+
+
+# -- FISTA, iterate by iterate ---------------------------------------------------------------
+
+def my_fista(y, W, lam, n_iter):
+    L = lipschitz(W)
+    x = torch.zeros(y.shape[0], W.shape[1], dtype=y.dtype)
+    v, t = x, 1.0
+    for _ in range(n_iter):
+        x_new = shrink(v - 2 * (v @ W.T - y) @ W / L, lam / L)
+        t_new = (1 + math.sqrt(1 + 4 * t * t)) / 2
+        v = x_new + (t - 1) / t_new * (x_new - x)
+        x, t = x_new, t_new
+    return x
+
+
+def my_fista_precomputed(y, W, lam, n_iter):  # the W_e, S form, with the momentum as a lerp
+    L = lipschitz(W)
+    W_e = 2 / L * W
+    S = torch.eye(W.shape[1], dtype=W.dtype) - 2 / L * W.T @ W
+    x_prev = v = torch.zeros(y.shape[0], W.shape[1], dtype=y.dtype)
+    t = 1.0
+    for _ in range(n_iter):
+        x = soft(y @ W_e + v @ S, lam / L)
+        t_next = 0.5 + math.sqrt(0.25 + t * t)
+        v = torch.lerp(x_prev, x, 1 + (t - 1) / t_next)
+        x_prev, t = x, t_next
+    return x_prev
+
+
+@pytest.mark.parametrize("right", [
+    my_fista,
+    my_fista_precomputed,
+    lambda y, W, lam, k: fista(y, W, lam, max_iter=k, tol=0, restart=True)[0],
+])
+def test_fista_accepts_right_answers(right):
+    feedback = check_fista(right)
+    assert feedback, feedback.text
+    assert "1 to 12" in message(feedback, "en") and "1 à 12" in message(feedback, "fr")
+
+
+def test_the_checkers_own_fista_is_the_librarys():
+    y, W, lam = _fista_problem()
+    ours = torch.stack(_fista_variant(y, W, lam, 12, "right"))
+    library = torch.stack([fista(y, W, lam, max_iter=k, tol=0)[0] for k in range(1, 13)])
+    assert torch.allclose(ours, library, atol=1e-12)
+
+
+def wrong_fista(variant):
+    def run(y, W, lam, n_iter):
+        L = lipschitz(W)
+        x = torch.zeros(y.shape[0], W.shape[1], dtype=y.dtype)
+        v, t = x, 0.0 if variant == "t from 0" else 1.0
+        for _ in range(n_iter):
+            start = x if variant == "step from x" else v
+            x_new = shrink(start - 2 * (v @ W.T - y) @ W / L, lam / L)
+            t_new = (1 + math.sqrt(1 + 4 * t * t)) / 2
+            if variant == "t first":
+                t = t_new
+            beta = 0.0 if variant == "ista" else (t - 1) / t_new
+            v = x_new + beta * (x_new - x)
+            x, t = x_new, t_new
+        return v if variant == "returns v" else x
+    return run
+
+
+@pytest.mark.parametrize("variant, en, fr", [
+    ("ista", "These are ISTA's iterates", "Ce sont les itérés d'ISTA"),
+    ("step from x", "Momentum applied to the wrong point", "L'inertie est appliquée au mauvais point"),
+    ("t first", "t is updated in the wrong order", "t est mis à jour dans le mauvais ordre"),
+    ("returns v", "You return the extrapolated point v", "Vous renvoyez le point extrapolé v"),
+    ("t from 0", "t starts at 0", "t part de 0"),
+])
+def test_fista_names_classic_mistakes(variant, en, fr):
+    feedback = check_fista(wrong_fista(variant))
+    assert not feedback
+    assert message(feedback, "en").startswith(en) and message(feedback, "fr").startswith(fr)
+
+
+def test_fista_says_which_iterate_is_the_first_to_differ(monkeypatch):
+    drifting = check_fista(lambda y, W, lam, k: my_fista(y, W, lam, k) * (1 + 0.01 * (k > 5)))
+    assert not drifting
+    assert message(drifting, "en").startswith("Iterates 1 to 5 agree with ebmlib.solvers.fista; "
+                                              "iterate 6 differs")
+    assert "Check the momentum" in message(drifting, "en")
+    monkeypatch.setenv("EBMLIB_LANG", "fr")
+    assert str(drifting).startswith("Les itérés 1 à 5 coïncident avec ceux de ebmlib.solvers.fista ; "
+                                    "l'itéré 6 diffère")
+    first = check_fista(lambda y, W, lam, k: my_fista(y, W, lam, k) + 0.1)
+    assert str(first).startswith("L'itéré 1 diffère de celui de ebmlib.solvers.fista de 0,1 au plus.")
+    assert "seuil λ/L" in str(first)
+
+
+def test_fista_checks_the_shape_and_not_implemented():
+    assert "NotImplementedError" in message(check_fista(stub), "en")
+    transposed = check_fista(lambda y, W, lam, k: my_fista(y, W, lam, k).T)
+    assert not transposed and "(3, 20)" in message(transposed, "en")
+
+
+# -- predict, then run: coherence and λ --------------------------------------------------------
+
+def test_the_exploration_measures_what_the_prose_says():
+    (rho0, rho1), (lam0, lam1) = EXPLORE_RHO, EXPLORE_LAM
+    base, L0, nnz0 = explore_iterations(rho0, lam0)
+    coherent, L1, _ = explore_iterations(rho1, lam0)
+    sparser, _, nnz1 = explore_iterations(rho0, lam1)
+    assert base is not None and coherent is not None and sparser is not None
+    assert coherent > 2 * base and sparser < base / 1.5 and L1 > 4 * L0 and nnz1 < nnz0
+
+
+def test_prediction_right_in_symbols_and_in_words(monkeypatch):
+    feedback = check_fista_prediction(lambda: {"coherence": ">", "lambda": "<"})
+    assert feedback and message(feedback, "en").startswith("Right on both counts")
+    monkeypatch.setenv("EBMLIB_LANG", "fr")
+    words = check_fista_prediction(lambda: {"coherence": "Plus", "lambda": "moins"})
+    assert words and str(words).startswith("Juste sur les deux points")
+
+
+def test_prediction_names_the_wrong_answer():
+    feedback = check_fista_prediction(lambda: {"coherence": ">", "lambda": "="})
+    assert not feedback
+    assert 'For "lambda" you predicted about as many iterations' in message(feedback, "en")
+    assert 'Your answer for "coherence" is right' in message(feedback, "en")
+    assert 'Pour "lambda", vous avez prédit à peu près autant d\'itérations' in message(feedback, "fr")
+    assert "λ = 0,4" in message(feedback, "fr")
+
+
+def test_prediction_needs_two_known_answers():
+    assert "NotImplementedError" in message(check_fista_prediction(stub), "en")
+    missing = check_fista_prediction(lambda: {"coherence": ">"})
+    assert not missing and "dictionnaire de deux réponses" in message(missing, "fr")
+    unknown = check_fista_prediction(lambda: {"coherence": "up", "lambda": "<"})
+    assert not unknown and "received 'up'" in message(unknown, "en")
