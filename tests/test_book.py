@@ -120,6 +120,61 @@ def test_exercises_have_executed_solutions(lang, name):
         assert ":class: dropdown" in block.group(1), f"{label}: the solution must be hidden"
 
 
+EXERCISE_KINDS = ("derivation", "implementation", "exploration")
+
+
+def exercise_kinds(text: str) -> dict[str, str | None]:
+    """Each exercise's label and its kind, the ``:class:`` option of its directive."""
+    kinds = {}
+    for block in re.findall(r"```\{exercise\}[^\n]*\n((?::[a-z-]+:[^\n]*\n)+)", text):
+        label = re.search(r":label: (\S+)", block)
+        kind = re.search(r":class: (\S+)", block)
+        kinds[label.group(1) if label else "?"] = kind.group(1) if kind else None
+    return kinds
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_chapter_has_a_derivation_an_implementation_and_an_exploration(lang, name):
+    kinds = exercise_kinds((BOOK / lang / name).read_text(encoding="utf-8"))
+    assert len(kinds) >= 3, f"book/{lang}/{name}: at least three exercises expected, found {len(kinds)}"
+    unknown = {label: kind for label, kind in kinds.items() if kind not in EXERCISE_KINDS}
+    assert not unknown, (
+        f"book/{lang}/{name}: exercises without a kind (:class: one of {EXERCISE_KINDS}): {unknown}")
+    missing = set(EXERCISE_KINDS) - set(kinds.values())
+    assert not missing, f"book/{lang}/{name}: no exercise of kind {sorted(missing)}"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_the_exercises_are_the_same_in_both_editions(name):
+    en = exercise_kinds((BOOK / "en" / name).read_text(encoding="utf-8"))
+    fr = exercise_kinds((BOOK / "fr" / name).read_text(encoding="utf-8"))
+    assert list(en.items()) == list(fr.items())
+
+
+def test_the_exercise_kind_reader_reads_each_directive():
+    text = ("```{exercise} A\n:label: ex-a\n:class: derivation\n\nText.\n```\n"
+            "```{exercise} B\n:class: exploration\n:label: ex-b\n```\n```{exercise} C\n:label: ex-c\n```\n")
+    assert exercise_kinds(text) == {"ex-a": "derivation", "ex-b": "exploration", "ex-c": None}
+
+
+OBJECTIVES = {"en": "After this chapter you can", "fr": "À la fin de ce chapitre, vous saurez"}
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_chapter_opens_with_the_video_and_its_learning_objectives(lang, name):
+    text = (BOOK / lang / name).read_text(encoding="utf-8")
+    opening = text[: text.index("```{code-cell}")]
+    assert re.search(r"https://www\.youtube\.com/watch\?v=ZaVP2SY23nc&t=\d+s", opening), (
+        f"book/{lang}/{name}: no timestamped link to the lecture video before the first code cell")
+    assert OBJECTIVES[lang] in opening, f"book/{lang}/{name}: no learning objectives ({OBJECTIVES[lang]!r})"
+    after = opening.split(OBJECTIVES[lang], 1)[1]
+    bullets = re.findall(r"^\* ", after.split("\n\n\n")[0], flags=re.M)
+    assert 3 <= len(bullets) <= 6, (
+        f"book/{lang}/{name}: 3 to 6 learning objectives expected, found {len(bullets)}")
+
+
 @pytest.mark.parametrize("lang", ["en", "fr"])
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_every_number_in_the_prose_is_computed_or_asserted(lang, name):
