@@ -1,0 +1,273 @@
+"""Chapter 1's checkers: right answers pass (two ways where possible), the wrong answers a
+student would give are named, in English and in French."""
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from ebmlib import L1, SquaredL2
+from ebmlib.checks import check_l1_free_energy, check_toy_inference, check_zero_offset_prediction
+from ebmlib.checks.latent_ebm import zero_offset_shares
+from ebmlib.energy import soft_threshold
+from ebmlib.toy import curve
+
+
+def both(feedback, monkeypatch):
+    """The feedback's text in English and in French."""
+    monkeypatch.setenv("EBMLIB_LANG", "en")
+    en = str(feedback)
+    monkeypatch.setenv("EBMLIB_LANG", "fr")
+    return en, str(feedback)
+
+
+# -- the free energy with L1 (derivation) -------------------------------------------------
+
+def offsets(y):
+    t = torch.linspace(0, 2 * math.pi, 4097, dtype=y.dtype)[:-1]
+    return y[:, None, :] - curve(t)  # (B, T, 2)
+
+
+def coordinatewise(h):
+    return lambda y, lam: h(offsets(y), lam).sum(2).min(1).values
+
+
+def huber(r, lam):
+    return torch.where(r.abs() <= lam / 2, r**2, lam * r.abs() - lam**2 / 4)
+
+
+def by_shrinkage(y, lam):
+    """Another right answer: shrink each coordinate of the offset, then evaluate E."""
+    r = offsets(y)
+    u = soft_threshold(r, lam / 2)
+    return ((r - u) ** 2 + lam * u.abs()).sum(2).min(1).values
+
+
+@pytest.mark.parametrize("answer", [coordinatewise(huber), by_shrinkage])
+def test_l1_free_energy_accepts_two_right_answers(answer):
+    assert check_l1_free_energy(answer)
+
+
+@pytest.mark.parametrize("h, en, fr", [
+    (lambda r, lam: torch.where(r.abs() <= lam, r**2, lam * r.abs()), "½ convention",
+     "convention avec ½"),
+    (lambda r, lam: torch.where(r.abs() <= lam / 2, r**2, lam * r.abs()), "jumps",
+     "fait d'ailleurs un saut"),
+    (lambda r, lam: torch.where(r.abs() <= lam / 2, r**2, lam * r.abs() - lam**2 / 2),
+     "but not the cost", "mais pas le coût"),
+    (lambda r, lam: huber(r, lam) / 2, "half the right one", "la moitié de la bonne valeur"),
+    (lambda r, lam: torch.where(r.abs() <= lam / 2, r**2, lam * r.abs() - lam**2 / 3),
+     "linear branch", "branche affine"),
+    (lambda r, lam: torch.where(r.abs() <= lam / 2, 1.2 * r**2, lam * r.abs() - lam**2 / 4),
+     "quadratic branch", "branche quadratique"),
+])
+def test_l1_free_energy_names_the_slip_or_the_region(monkeypatch, h, en, fr):
+    feedback = check_l1_free_energy(coordinatewise(h))
+    assert not feedback
+    text_en, text_fr = both(feedback, monkeypatch)
+    assert en in text_en and fr in text_fr, (text_en, text_fr)
+
+
+def huber_by_shrinkage(d, lam):
+    s = soft_threshold(d, lam / 2)
+    return (d - s) ** 2 + lam * s.abs()
+
+
+@pytest.mark.parametrize("H", [huber, huber_by_shrinkage])
+def test_l1_free_energy_accepts_the_derived_huber_function(monkeypatch, H):
+    feedback = check_l1_free_energy(by_shrinkage, H)
+    assert feedback
+    text_en, text_fr = both(feedback, monkeypatch)
+    assert "minimum over s" in text_en and "minimum de (d − s)² + λ|s|" in text_fr
+
+
+@pytest.mark.parametrize("H, en, fr", [
+    (lambda d, lam: torch.where(d.abs() <= lam, d**2, lam * d.abs()), "threshold λ, that of the ½",
+     "seuil λ, celui de la convention avec ½"),
+    (lambda d, lam: torch.where(d.abs() <= lam, d**2 / 2, lam * d.abs() - lam**2 / 2),
+     "the ½ convention", "la convention avec ½"),
+    (lambda d, lam: torch.where(d.abs() <= lam / 2, d**2, lam * d.abs() - lam**2 / 2),
+     "but not the cost", "mais pas le coût"),
+    (lambda d, lam: torch.where(d.abs() <= lam / 2, d**2, lam * d.abs()), "jumps",
+     "fait d'ailleurs un saut"),
+    (lambda d, lam: huber(d, lam) / 2, "half the right one", "la moitié de la bonne valeur"),
+    (lambda d, lam: soft_threshold(d, lam / 2), "You return the best s", "Vous renvoyez le meilleur s"),
+    (lambda d, lam: torch.where(d.abs() <= lam / 2, d**2, lam * d - lam**2 / 4),
+     "right for |d| ≤ λ/2 and d > λ/2 but wrong for d < −λ/2. Beyond λ/2 the best s is d − λ/2 "
+     "for d > 0 and d + λ/2 for d < 0: mind the sign.",
+     "juste pour |d| ≤ λ/2 et d > λ/2, mais faux pour d < −λ/2. Au-delà de λ/2, le meilleur s "
+     "vaut d − λ/2 si d > 0 et d + λ/2 si d < 0 : attention au signe."),
+    (lambda d, lam: torch.where(d.abs() <= lam / 2, 0.9 * d**2, lam * d.abs() - lam**2 / 4),
+     "right for d < −λ/2 and d > λ/2 but wrong for |d| ≤ λ/2. Where |d| ≤ λ/2 the best s is 0",
+     "juste pour d < −λ/2 et d > λ/2, mais faux pour |d| ≤ λ/2. Là où |d| ≤ λ/2, le meilleur s est 0"),
+])
+def test_l1_free_energy_names_the_slips_of_the_derivation(monkeypatch, H, en, fr):
+    feedback = check_l1_free_energy(by_shrinkage, H)
+    assert not feedback
+    text_en, text_fr = both(feedback, monkeypatch)
+    assert en in text_en and fr in text_fr, (text_en, text_fr)
+
+
+def test_l1_free_energy_region_message_says_which_region_is_right(monkeypatch):
+    wrong_far = coordinatewise(lambda r, lam: torch.where(r.abs() <= lam / 2, r**2,
+                                                          lam * r.abs() - lam**2 / 3))
+    text_en, text_fr = both(check_l1_free_energy(wrong_far), monkeypatch)
+    assert "0 of the 16 points near the curve" in text_en and "inference finds" in text_en
+    assert "0 des 16 points proches de la courbe" in text_fr and "l'inférence trouve" in text_fr
+
+
+def test_l1_free_energy_names_a_minimum_over_t_taken_per_coordinate(monkeypatch):
+    def per_coordinate(y, lam):
+        return huber(offsets(y), lam).min(1).values.sum(1)
+
+    text_en, text_fr = both(check_l1_free_energy(per_coordinate), monkeypatch)
+    assert "separately for each coordinate" in text_en
+    assert "séparément pour chaque coordonnée" in text_fr
+
+
+# -- inference by proximal gradient descent (implementation) -------------------------------
+
+def infer_autograd(y, z0, lam, step, n_steps):
+    z = z0.clone()
+    for _ in range(n_steps):
+        z.requires_grad_(True)
+        cost = (y - curve(z[:, 0]) - z[:, 1:]).pow(2).sum()
+        (g,) = torch.autograd.grad(cost, z)
+        with torch.no_grad():
+            v = z - step * g
+            z = torch.cat([v[:, :1], soft_threshold(v[:, 1:], step * lam)], 1)
+    return z.detach()
+
+
+def infer_by_hand(y, z0, lam, step, n_steps, a=0.3, k=3):
+    """The same with the derivative of c(t) written out."""
+    t, u = z0[:, 0].clone(), z0[:, 1:].clone()
+    for _ in range(n_steps):
+        r = y - curve(t) - u
+        radius, dradius = 1 + a * torch.cos(k * t), -a * k * torch.sin(k * t)
+        dc = torch.stack((dradius * torch.cos(t) - radius * torch.sin(t),
+                          dradius * torch.sin(t) + radius * torch.cos(t)), 1)
+        t = t + step * 2 * (r * dc).sum(1)
+        v = u + step * 2 * r
+        u = torch.sign(v) * torch.clamp(v.abs() - step * lam, min=0)
+    return torch.cat([t[:, None], u], 1)
+
+
+def infer_wrapped(y, z0, lam, step, n_steps):
+    """A right answer that keeps t in [0, 2π)."""
+    z = infer_by_hand(y, z0, lam, step, n_steps)
+    return torch.cat([torch.remainder(z[:, :1], 2 * math.pi), z[:, 1:]], 1)
+
+
+@pytest.mark.parametrize("infer", [infer_autograd, infer_by_hand, infer_wrapped])
+def test_inference_accepts_two_right_answers(infer, monkeypatch):
+    feedback = check_toy_inference(infer)
+    assert feedback, str(feedback)
+    text_en, text_fr = both(feedback, monkeypatch)
+    assert "optimality conditions" in text_en and "conditions d'optimalité" in text_fr
+
+
+def variant(shrink_u=None, shrink_t=False, grad_scale=1.0, frozen_t=False):
+    """A student's loop with one slip."""
+    def infer(y, z0, lam, step, n_steps):
+        z = z0.clone()
+        for _ in range(n_steps):
+            z.requires_grad_(True)
+            cost = (y - curve(z[:, 0]) - z[:, 1:]).pow(2).sum()
+            (g,) = torch.autograd.grad(cost, z)
+            with torch.no_grad():
+                v = z - step * grad_scale * g
+                t = z[:, :1] if frozen_t else v[:, :1]
+                if shrink_t:
+                    t = soft_threshold(t, step * lam)
+                u = shrink_u(v[:, 1:], z[:, 1:], lam, step)
+                z = torch.cat([t, u], 1)
+        return z.detach()
+    return infer
+
+
+def right_shrink(v, u, lam, step):
+    return soft_threshold(v, step * lam)
+
+
+@pytest.mark.parametrize("infer, en, fr", [
+    (variant(lambda v, u, lam, step: v), "L1 term is missing", "le terme L1 manque"),
+    (variant(lambda v, u, lam, step: v - step * lam * torch.sign(u)), "subgradient step",
+     "pas de sous-gradient"),
+    (variant(lambda v, u, lam, step: soft_threshold(v, lam)), "shrunk by λ:", "rétréci de λ :"),
+    (variant(lambda v, u, lam, step: soft_threshold(v, lam / 2)), "shrunk by λ/2",
+     "rétréci de λ/2"),
+    (variant(lambda v, u, lam, step: soft_threshold(v, step * lam / 2)), "shrunk by η·λ/2",
+     "rétréci de η·λ/2"),
+    (variant(right_shrink, shrink_t=True), "t is shrunk too", "t est rétréci lui aussi"),
+    (variant(right_shrink, grad_scale=0.5), "2r, not r", "2r, et non r"),
+    (variant(right_shrink, grad_scale=-1.0), "up the gradient", "monte le long du gradient"),
+    (variant(right_shrink, frozen_t=True), "t has not moved", "t n'a pas bougé"),
+])
+def test_inference_names_the_classic_slips_of_one_step(monkeypatch, infer, en, fr):
+    feedback = check_toy_inference(infer)
+    assert not feedback
+    text_en, text_fr = both(feedback, monkeypatch)
+    assert en in text_en and fr in text_fr, (text_en, text_fr)
+
+
+def test_inference_lists_the_samples_that_are_not_optimal_yet(monkeypatch):
+    def too_few_steps(y, z0, lam, step, n_steps):
+        return infer_autograd(y, z0, lam, step, min(n_steps, 5))
+
+    feedback = check_toy_inference(too_few_steps)
+    assert not feedback
+    text_en, text_fr = both(feedback, monkeypatch)
+    assert text_en.startswith("Keep going: after n_steps = 200, your z satisfies the optimality "
+                              "conditions except at samples ")
+    assert text_fr.startswith("Pas encore : après n_steps = 200 pas, votre z vérifie les "
+                              "conditions d'optimalité sauf pour les exemples ")
+
+
+def test_inference_reports_a_wrong_shape(monkeypatch):
+    feedback = check_toy_inference(lambda y, z0, lam, step, n_steps: z0[:, 1:])
+    text_en, text_fr = both(feedback, monkeypatch)
+    assert not feedback and "(24, 3)" in text_en and "Forme attendue" in text_fr
+
+
+# -- where is the offset exactly zero? (exploration) ---------------------------------------
+
+def test_the_zero_offset_band_widens_with_lambda_for_l1_only():
+    l1 = zero_offset_shares(L1)
+    assert all(a < b for a, b in itertools.pairwise(l1)) and 0 < l1[0] and l1[-1] < 1
+    assert zero_offset_shares(SquaredL2) == [0.0] * len(l1)
+
+
+@pytest.mark.parametrize("answer", [
+    {"L1": "B", "SquaredL2": "A"},
+    {L1: "b", SquaredL2: " a "},
+])
+def test_zero_offset_prediction_accepts_the_right_answer(answer, monkeypatch):
+    feedback = check_zero_offset_prediction(lambda: answer)
+    assert feedback
+    text_en, text_fr = both(feedback, monkeypatch)
+    assert "widens" in text_en and "s'élargit" in text_fr
+
+
+@pytest.mark.parametrize("answer, en, fr", [
+    ({"L1": "C", "SquaredL2": "A"}, 'For "L1" you predicted C', 'Pour "L1", vous avez prédit C'),
+    ({"L1": "B", "SquaredL2": "B"}, "only on the curve itself", "que sur la courbe elle-même"),
+    ({"L1": "D", "SquaredL2": "B"}, 'For "SquaredL2" you predicted B',
+     'Pour "SquaredL2", vous avez prédit B'),
+    ({"L1": "E", "SquaredL2": "A"}, "must be one of the letters", "doit être l'une des lettres"),
+    (("B", "A"), "Return a dict", "Renvoyez un dictionnaire"),
+])
+def test_zero_offset_prediction_explains_wrong_answers(monkeypatch, answer, en, fr):
+    feedback = check_zero_offset_prediction(lambda: answer)
+    assert not feedback
+    text_en, text_fr = both(feedback, monkeypatch)
+    assert en in text_en and fr in text_fr, (text_en, text_fr)
+
+
+def test_zero_offset_prediction_not_implemented(monkeypatch):
+    def predict():
+        raise NotImplementedError
+
+    text_en, text_fr = both(check_zero_offset_prediction(predict), monkeypatch)
+    assert "Not implemented yet" in text_en and "Pas encore implémenté" in text_fr
