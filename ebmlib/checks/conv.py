@@ -9,12 +9,14 @@ from torch import Tensor
 
 from ._feedback import (
     Feedback,
+    _call,
     _invoke,
     _known_mistake,
     _run,
 )
 
-__all__ = ["check_conv_energy", "check_conv_lipschitz"]
+__all__ = ["check_conv_adjoint", "check_conv_energy", "check_conv_fista_step", "check_conv_lipschitz",
+           "check_lambda_kernels"]
 
 
 def check_conv_energy(energy: Callable[[Tensor, Tensor, Tensor, float], Tensor]) -> Feedback:
@@ -110,3 +112,446 @@ def check_conv_lipschitz(lipschitz: Callable[[Tensor, tuple[int, int]], float]) 
             return Feedback(False, en, fr)
     return Feedback(False, f"You give {out:.4f}, expected {right:.4f}.",
                     f"Vous donnez {out:.4f} au lieu de {right:.4f}.")
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+def _en(x: float, digits: int = 2) -> str:
+    return f"{x:.{digits}f}".replace("-", "−")
+
+
+def _fr(x: float, digits: int = 2) -> str:
+    """A number written the French way (decimal comma)."""
+    return _en(x, digits).replace(".", ",")
+
+
+def _lam_fr(lam: float) -> str:
+    return f"{lam:g}".replace(".", ",")
+
+
+def _shrink(v: Tensor, theta: float) -> Tensor:
+    return torch.sign(v) * torch.clamp(v.abs() - theta, min=0)
+
+
+def _first_gap(out: Tensor, right: Tensor, *, rtol: float, atol: float) -> tuple[int, tuple[int, ...]]:
+    """How many entries of out differ from right, and the index of the largest difference."""
+    wrong = ~torch.isclose(out, right, rtol=rtol, atol=atol)
+    index = torch.unravel_index((out - right).abs().argmax(), out.shape)
+    return int(wrong.sum()), tuple(int(i) for i in index)
+
+
+# -- the adjoint of the convolutional decoder (derivation) -------------------------------
+
+def check_conv_adjoint(adjoint: Callable[[Tensor, Tensor], Tensor]) -> Feedback:
+    """Check ``adjoint(r, K)`` = Dᵀ r, the adjoint of D: Z ↦ Σ_i K_i * Z_i (full boundary).
+
+    r is (B, C, H, W), K (M, C, k, k); the answer is (B, M, H + k − 1, W + k − 1). It is tested
+    by the property that defines it, ⟨D z, r⟩ = ⟨z, Dᵀ r⟩, on random maps z, for two image
+    sizes; a wrong answer is compared with the classic mistakes (a convolution instead of a
+    correlation, transposed kernels, the wrong padding, a scale).
+    """
+    from torch.nn import functional
+
+    from ..conv import decode, decode_adjoint, map_size
+
+    g = torch.Generator().manual_seed(8)
+    M, C, k = 3, 2, 5
+    K = torch.randn(M, C, k, k, generator=g, dtype=torch.float64)
+    for H, W in ((7, 9), (6, 11)):
+        r = torch.randn(2, C, H, W, generator=g, dtype=torch.float64)
+        want = (2, M, *map_size((H, W), (k, k)))
+        out, problem = _call(adjoint, r.clone(), K.clone())
+        if problem is not None:
+            return problem
+        shape = tuple(out.shape)
+        if shape != want:
+            if shape == (2, M, H, W):
+                return Feedback(
+                    False, f"Your maps are {H} × {W}, the size of the image (a 'same' padding of "
+                    f"(k − 1)/2): the full boundary's maps are (H + k − 1) × (W + k − 1) = "
+                    f"{want[2]} × {want[3]}; pad r with k − 1 zeros on every side.",
+                    f"Vos cartes font {H} × {W}, la taille de l'image (un remplissage « same » de "
+                    f"(k − 1)/2) : avec la convolution pleine, les cartes font (H + k − 1) × "
+                    f"(W + k − 1) = {want[2]} × {want[3]} ; complétez r par k − 1 zéros de chaque "
+                    "côté.")
+            if shape == (2, M, H - k + 1, W - k + 1):
+                return Feedback(
+                    False, f"Your maps are {H - k + 1} × {W - k + 1}: a correlation without "
+                    f"padding ('valid') keeps only the positions where the kernel lies inside r. "
+                    f"Dᵀ r must give a value at every map position, "
+                    f"(H + k − 1) × (W + k − 1) = {want[2]} × {want[3]}: pad r with k − 1 zeros.",
+                    f"Vos cartes font {H - k + 1} × {W - k + 1} : une corrélation sans remplissage "
+                    "(« valid ») ne garde que les positions où le noyau tient dans r. Dᵀ r doit "
+                    f"donner une valeur à chaque position des cartes, (H + k − 1) × (W + k − 1) = "
+                    f"{want[2]} × {want[3]} : complétez r par k − 1 zéros.")
+            if len(shape) == 4 and shape[1] != M:
+                return Feedback(
+                    False, f"Dᵀ r has one map per kernel, M = {M} (here C = {C}): sum over the "
+                    f"channels; you return shape {shape}, expected {want}.",
+                    f"Dᵀ r a une carte par noyau, M = {M} (ici C = {C}) : sommez sur les canaux ; "
+                    f"vous renvoyez la forme {shape} au lieu de {want}.")
+            return Feedback(False, f"Expected maps of shape {want}, received {shape}.",
+                            f"Forme attendue pour les cartes : {want} ; reçue : {shape}.")
+        out = out.detach().to(torch.float64)
+        right = decode_adjoint(r, K)
+        pairs = []  # (⟨D z, r⟩, ⟨z, out⟩) for three random z: the property that defines Dᵀ
+        for _ in range(3):
+            z = torch.randn(want, generator=g, dtype=torch.float64)
+            pairs.append((float((decode(z, K) * r).sum()), float((z * out).sum()),
+                          float(z.norm() * right.norm())))
+        if all(abs(lhs - rhs) <= 1e-6 * scale for lhs, rhs, scale in pairs):
+            continue
+        lhs, rhs, _ = next((lhs, rhs, s) for lhs, rhs, s in pairs if abs(lhs - rhs) > 1e-6 * s)
+        guesses = [
+            (functional.conv2d(r, K.flip(-2, -1), padding=k - 1),
+             "You convolved r with the kernels (conv2d with flipped kernels, or a true "
+             "convolution). The adjoint of a convolution is a correlation with the same kernel, "
+             "not flipped.",
+             "Vous avez convolué r avec les noyaux (conv2d avec des noyaux retournés, ou une vraie "
+             "convolution). L'adjoint d'une convolution est la corrélation avec le même noyau, sans "
+             "le retourner."),
+            (functional.conv2d(r, K.transpose(-2, -1), padding=k - 1),
+             "You transposed every kernel, as one transposes W_d. The transpose of the operator D "
+             "is not the operator of the transposed kernels: Dᵀ correlates r with K_i itself.",
+             "Vous avez transposé chaque noyau, comme on transpose W_d. La transposée de "
+             "l'opérateur D n'est pas l'opérateur des noyaux transposés : Dᵀ calcule la "
+             "corrélation de r avec K_i lui-même."),
+            (functional.conv2d(r, K.transpose(-2, -1).flip(-2, -1), padding=k - 1),
+             "You transposed every kernel and convolved with it. Dᵀ is the correlation of r with "
+             "K_i itself: neither transposed nor flipped.",
+             "Vous avez transposé chaque noyau puis convolué. Dᵀ est la corrélation de r avec K_i "
+             "lui-même : ni transposé, ni retourné."),
+        ]
+        mistake = _known_mistake(out, guesses, rtol=1e-6, atol=1e-8)
+        if mistake is not None:
+            return mistake
+        scale = float((out * right).sum() / right.pow(2).sum())
+        if abs(scale) > 1e-12 and torch.allclose(out, scale * right, rtol=1e-6, atol=1e-8):
+            return Feedback(False, f"Right direction, wrong scale: your answer is {_en(scale, 4)} "
+                                   "times Dᵀ r. The adjoint has no step size or normalisation.",
+                            f"Bonne direction, mauvaise échelle : votre réponse vaut {_fr(scale, 4)} "
+                            "fois Dᵀ r. L'adjoint ne comporte ni pas ni normalisation.")
+        for di in range(-(k - 1), k):
+            for dj in range(-(k - 1), k):
+                if (di, dj) == (0, 0):
+                    continue
+                a = out[..., max(di, 0):out.shape[-2] + min(di, 0), max(dj, 0):out.shape[-1] + min(dj, 0)]
+                b = right[..., max(-di, 0):right.shape[-2] + min(-di, 0),
+                          max(-dj, 0):right.shape[-1] + min(-dj, 0)]
+                if torch.allclose(a, b, rtol=1e-6, atol=1e-8):
+                    return Feedback(
+                        False, f"Your maps are those of Dᵀ r, shifted by ({_en(di, 0)}, {_en(dj, 0)}) "
+                        "pixels: the padding must be k − 1 zeros on every side of r, the same on "
+                        "the left and on the right.",
+                        f"Vos cartes sont celles de Dᵀ r, décalées de ({_en(di, 0)}, {_en(dj, 0)}) "
+                        "pixels : il faut compléter r par k − 1 zéros de chaque côté, autant à "
+                        "gauche qu'à droite.")
+        return Feedback(False, f"Keep going: for random maps z, ⟨D z, r⟩ = {_en(lhs, 3)} but "
+                               f"⟨z, your Dᵀ r⟩ = {_en(rhs, 3)} (images of {H} × {W}). Write "
+                               "⟨D z, r⟩ as a sum and collect the terms that multiply each Z_i[s].",
+                        f"Pas encore : pour des cartes z aléatoires, ⟨D z, r⟩ = {_fr(lhs, 3)} mais "
+                        f"⟨z, votre Dᵀ r⟩ = {_fr(rhs, 3)} (images de {H} × {W}). Écrivez ⟨D z, r⟩ "
+                        "sous forme de somme et regroupez les termes qui multiplient chaque Z_i[s].")
+    return Feedback(True, "Right: ⟨D z, r⟩ = ⟨z, Dᵀ r⟩ for random z and r, with two image sizes. "
+                          "Dᵀ is the correlation of r, padded with k − 1 zeros, with every kernel, "
+                          "summed over the channels.",
+                    "Juste : ⟨D z, r⟩ = ⟨z, Dᵀ r⟩ pour des z et r aléatoires, avec deux tailles "
+                    "d'image. Dᵀ est la corrélation de r, complété par k − 1 zéros, avec chaque "
+                    "noyau, sommée sur les canaux.")
+
+
+# -- one step of FISTA on feature maps (implementation) -----------------------------------
+
+_SHAPE_WORDS = ("size of tensor", "must match", "shape", "expected z with")
+
+
+def _with_adjoint_hint(problem: Feedback) -> Feedback:
+    """An error about sizes in a FISTA step is usually the missing adjoint: say so."""
+    if not any(word in problem.text["en"] for word in _SHAPE_WORDS):
+        return problem
+    return Feedback(False, problem.text["en"] + " — Hint: D v − y is an image (B, C, H, W) while v "
+                    "is a stack of maps (B, M, H_z, W_z); the gradient on the maps is Dᵀ(D v − y): "
+                    "apply decode_adjoint to the residual.",
+                    problem.text["fr"] + " — Indice : D v − y est une image (B, C, H, W), alors que "
+                    "v est une pile de cartes (B, M, H_z, W_z) ; le gradient par rapport aux cartes "
+                    "est Dᵀ(D v − y) : appliquez decode_adjoint au résidu.")
+
+
+def check_conv_fista_step(step: Callable[..., tuple]) -> Feedback:
+    """Check ``step(x_prev, v, t, y, K, lam, L)`` → ``(x, v_next, t_next)``, one FISTA step for
+    E(Z, y) = ½‖y − Σ_i K_i * Z_i‖² + λ Σ_i ‖Z_i‖₁ (full boundary):
+
+    x = h_{λ/L}(v − Dᵀ(D v − y)/L), t_next = (1 + √(1 + 4 t²))/2,
+    v_next = x + (t − 1)/t_next · (x − x_prev).
+
+    The step is run five times from zero maps (x_prev = v = 0, t = 1), each time from the
+    library's state, and its x is compared with :func:`ebmlib.conv.conv_fista` stopped after
+    1, 2, ..., 5 iterations: iterate by iterate. Classic mistakes are named (the threshold λ
+    instead of λ/L, the sign of the gradient, a missing 1/L or adjoint, a factor 2, no
+    momentum, the wrong momentum weight).
+    """
+    from ..conv import conv_fista, conv_lipschitz, decode, decode_adjoint, map_size, normalize_kernels
+
+    g = torch.Generator().manual_seed(9)
+    K = normalize_kernels(torch.randn(4, 1, 5, 5, generator=g, dtype=torch.float64))
+    y = 4 * torch.randn(2, 1, 12, 10, generator=g, dtype=torch.float64)
+    lam = 1.0  # x_1 has zeros, and a threshold of λ instead of λ/L leaves some non-zeros
+    L = conv_lipschitz(K, (12, 10))
+    shape = (2, 4, *map_size((12, 10), (5, 5)))
+    x_prev = torch.zeros(shape, dtype=torch.float64)
+    v, t = x_prev.clone(), 1.0
+    n_steps = 5
+
+    def gradient(z: Tensor) -> Tensor:
+        return decode_adjoint(decode(z, K) - y, K)
+
+    for k in range(1, n_steps + 1):
+        result, problem = _invoke(step, x_prev.clone(), v.clone(), t, y.clone(), K.clone(), lam, L)
+        if problem is not None:
+            return _with_adjoint_hint(problem)
+        if not isinstance(result, (tuple, list)) or len(result) != 3:
+            return Feedback(False, "Return the three values (x, v_next, t_next): the new iterate, "
+                                   "the next extrapolated point and the next t.",
+                            "Renvoyez les trois valeurs (x, v_next, t_next) : le nouvel itéré, le "
+                            "prochain point extrapolé et le prochain t.")
+        x, v_next, t_next = result
+        for name, value in (("x", x), ("v_next", v_next)):
+            if not isinstance(value, Tensor) or tuple(value.shape) != shape:
+                got = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+                return Feedback(False, f"{name} must be maps of shape {shape}, like v; received {got}.",
+                                f"{name} doit être une pile de cartes de forme {shape}, comme v ; "
+                                f"reçu : {got}.")
+        try:
+            t_next = float(t_next)
+        except (TypeError, ValueError, RuntimeError):
+            return Feedback(False, f"t_next must be a number, received {type(t_next).__name__}.",
+                            "t_next doit être un nombre ; reçu : un objet de type "
+                            f"{type(t_next).__name__}.")
+        x, v_next = (value.detach().to(torch.float64) for value in (x, v_next))
+        right_x = conv_fista(y, K, lam, max_iter=k, tol=0, L=L)[0]  # the library's x_k
+        if not torch.allclose(x, right_x, rtol=1e-6, atol=1e-9):
+            grad = gradient(v)
+            guesses = [
+                (_shrink(v - grad / L, lam),
+                 "Shrink by λ/L, not by λ: the threshold scales with the step 1/L.",
+                 "Rétrécissez de λ/L, pas de λ : le seuil suit le pas 1/L."),
+                (_shrink(v + grad / L, lam / L),
+                 "Step down the gradient: v − Dᵀ(D v − y)/L. Your step goes uphill (a sign, "
+                 "perhaps in the residual: D v − y, not y − D v).",
+                 "Le pas descend le gradient : v − Dᵀ(D v − y)/L. Le vôtre monte (un signe, peut-être "
+                 "dans le résidu : D v − y, et non y − D v)."),
+                (_shrink(v - grad, lam / L),
+                 "The gradient step has size 1/L: v − Dᵀ(D v − y)/L.",
+                 "Le pas de gradient a pour taille 1/L : v − Dᵀ(D v − y)/L."),
+                (_shrink(v - 2 * grad / L, lam / L),
+                 "This chapter's energy has a ½: the gradient of ½‖y − D z‖² is Dᵀ(D z − y), "
+                 "without the factor 2 of the earlier chapters.",
+                 "L'énergie de ce chapitre a un ½ : le gradient de ½‖y − D z‖² vaut Dᵀ(D z − y), "
+                 "sans le facteur 2 des chapitres précédents."),
+                (v - grad / L, "You took the gradient step but forgot the shrinkage h_{λ/L}.",
+                 "Vous avez fait le pas de gradient mais oublié le rétrécissement h_{λ/L}."),
+                (_shrink(v - decode_adjoint(decode(v, K), K) / L, lam / L),
+                 "The residual is D v − y: you forgot y.",
+                 "Le résidu est D v − y : vous avez oublié y."),
+            ]
+            if k > 1:
+                guesses.append((_shrink(x_prev - gradient(x_prev) / L, lam / L),
+                                "The gradient step starts from the extrapolated point v, not from "
+                                "x_prev: that is ISTA's step.",
+                                "Le pas de gradient part du point extrapolé v, pas de x_prev : ça, "
+                                "c'est le pas d'ISTA."))
+            mistake = _known_mistake(x, guesses, rtol=1e-6, atol=1e-9)
+            if mistake is not None:
+                fr = mistake.text["fr"]
+                return Feedback(False, f"Iteration {k}: {mistake.text['en']}",
+                                f"Itération {k} : {fr[0].lower()}{fr[1:]}")
+            count, (b, i, row, col) = _first_gap(x, right_x, rtol=1e-6, atol=1e-9)
+            total = x.numel()
+            return Feedback(
+                False, f"Keep going: at iteration {k} your x differs from conv_fista's at {count} "
+                f"of {total} entries; the largest gap is in image {b}, map {i}, at ({row}, {col}): "
+                f"{_en(float(x[b, i, row, col]), 4)} instead of {_en(float(right_x[b, i, row, col]), 4)}.",
+                f"Pas encore : à l'itération {k}, votre x diffère de celui de conv_fista en {count} "
+                f"composantes sur {total} ; le plus grand écart est dans l'image {b}, carte {i}, en "
+                f"({row}, {col}) : {_fr(float(x[b, i, row, col]), 4)} au lieu de "
+                f"{_fr(float(right_x[b, i, row, col]), 4)}.")
+        right_t = (1 + (1 + 4 * t * t) ** 0.5) / 2
+        if abs(t_next - right_t) > 1e-6 * right_t:
+            if abs(t_next - t) <= 1e-12:
+                return Feedback(False, f"Iteration {k}: t does not change; update it, "
+                                       "t_next = (1 + √(1 + 4 t²))/2.",
+                                f"Itération {k} : t ne change pas ; mettez-le à jour, "
+                                "t_next = (1 + √(1 + 4 t²))/2.")
+            return Feedback(False, f"Iteration {k}: from t = {_en(t, 4)}, t_next = (1 + √(1 + 4 t²))/2 "
+                                   f"= {_en(right_t, 4)}; you give {_en(t_next, 4)}.",
+                            f"Itération {k} : à partir de t = {_fr(t, 4)}, t_next = (1 + √(1 + 4 t²))/2 "
+                            f"= {_fr(right_t, 4)} ; vous donnez {_fr(t_next, 4)}.")
+        beta = (t - 1) / right_t
+        right_v = right_x + beta * (right_x - x_prev)
+        if not torch.allclose(v_next, right_v, rtol=1e-6, atol=1e-9):
+            guesses = [
+                (right_x, "v_next = x: no momentum. This is ISTA, the step that the lecture notes "
+                          "describe under the name FISTA; extrapolate: v_next = x + (t − 1)/t_next · "
+                          "(x − x_prev).",
+                 "v_next = x : pas d'inertie. C'est ISTA, le pas que les notes du cours décrivent "
+                 "sous le nom de FISTA ; extrapolez : v_next = x + (t − 1)/t_next · (x − x_prev)."),
+                (right_x - beta * (right_x - x_prev),
+                 "The momentum goes the wrong way: extrapolate beyond x, away from x_prev, "
+                 "x + (t − 1)/t_next · (x − x_prev).",
+                 "L'inertie part du mauvais côté : extrapolez au-delà de x, en s'éloignant de x_prev, "
+                 "x + (t − 1)/t_next · (x − x_prev)."),
+                (right_x + (t - 1) / t * (right_x - x_prev),
+                 "The momentum weight is (t − 1)/t_next, with the new t in the denominator, not "
+                 "(t − 1)/t.",
+                 "Le poids de l'inertie est (t − 1)/t_next, avec le nouveau t au dénominateur, et non "
+                 "(t − 1)/t."),
+                (right_x + beta * (right_x - v),
+                 "The momentum follows the last move of the iterates, x − x_prev, not x − v.",
+                 "L'inertie suit le dernier déplacement des itérés, x − x_prev, et non x − v."),
+            ]
+            mistake = _known_mistake(v_next, guesses, rtol=1e-6, atol=1e-9)
+            if mistake is not None:
+                return Feedback(False, f"Iteration {k}: your x is right. {mistake.text['en']}",
+                                f"Itération {k} : votre x est juste. {mistake.text['fr']}")
+            gap = f"{float((v_next - right_v).abs().max()):.3g}"
+            return Feedback(False, f"Iteration {k}: your x is right but not v_next (largest gap "
+                                   f"{gap}); v_next = x + (t − 1)/t_next · (x − x_prev).",
+                            f"Itération {k} : votre x est juste, mais pas v_next (plus grand écart "
+                            f"{gap.replace('.', ',')}) ; v_next = x + (t − 1)/t_next · (x − x_prev).")
+        x_prev, v, t = right_x, right_v, right_t
+    return Feedback(True, f"Right: started from zero maps, your steps give conv_fista's iterates "
+                          f"x_1 to x_{n_steps}, one by one, with the momentum and t of FISTA.",
+                    f"Juste : en partant de cartes nulles, vos pas donnent les itérés x_1 à "
+                    f"x_{n_steps} de conv_fista, un par un, avec l'inertie et le t de FISTA.")
+
+
+# -- how λ shapes the learned kernels (exploration) ---------------------------------------
+
+_CHOICES = {
+    "a": ("the same localised edges as at λ = 2", "les mêmes contours localisés qu'avec λ = 2"),
+    "b": ("noise, with no structure, as at the start of training",
+          "du bruit, sans structure, comme au début de l'apprentissage"),
+    "c": ("larger, smoother shapes: long edges and broad stripes that fill the kernel",
+          "des formes plus grandes et plus lisses : de longs contours et de larges bandes qui "
+          "remplissent le noyau"),
+    "d": ("the same shape in every kernel", "la même forme dans tous les noyaux"),
+}
+
+_WHY = {
+    "b": ("with so cheap a penalty, dense maps rebuild the crops from almost any kernels, so "
+          "training has little reason to move them from their random start",
+          "avec une pénalité aussi faible, des cartes denses reconstruisent les morceaux à partir "
+          "de presque n'importe quels noyaux ; l'apprentissage n'a donc guère de raison de les "
+          "éloigner de leur point de départ aléatoire"),
+    "c": ("every non-zero coefficient is expensive, so each one must place a kernel that explains "
+          "as many pixels as possible; the kernels spread over their whole support and keep the "
+          "large, smooth structures",
+          "chaque coefficient non nul coûte cher : chacun doit placer un noyau qui explique le plus de "
+          "pixels possible, si bien que les noyaux s'étalent sur tout leur support et gardent les "
+          "structures larges et lisses"),
+}
+
+
+def _kernel_measures(K: Tensor) -> tuple[float, float]:
+    """Median orientation selectivity and median correlation between neighbouring pixels of the
+    kernels K (M, 1, k, k): about 0.1 and 0 for white noise."""
+    k = K.detach().to("cpu", torch.float64)[:, 0]
+    power = torch.fft.fftshift(torch.fft.fft2(k, s=(16, 16)).abs() ** 2, dim=(-2, -1))
+    f = torch.arange(16, dtype=torch.float64) - 8
+    fy, fx = torch.meshgrid(f, f, indexing="ij")
+    doubled = torch.exp(2j * torch.atan2(fy, fx)) * (fx**2 + fy**2 > 0)
+    selectivity = ((power * doubled).sum((-2, -1)) / power.sum((-2, -1))).abs()
+    neighbours = ((k[:, :, 1:] * k[:, :, :-1]).sum((1, 2)) + (k[:, 1:] * k[:, :-1]).sum((1, 2))) / \
+        (2 * k.pow(2).sum((1, 2)))
+    return float(selectivity.median()), float(neighbours.median())
+
+
+def _alike(K: Tensor) -> float:
+    """Median over kernels of the largest |cosine| with another kernel, over all shifts."""
+    k = K.detach().to("cpu", torch.float64)[:, 0]
+    k = k / k.flatten(1).norm(dim=1).view(-1, 1, 1)
+    corr = torch.nn.functional.conv2d(k[:, None], k[:, None], padding=k.shape[-1] - 1).abs()
+    best = corr.flatten(2).amax(-1)
+    best.fill_diagonal_(0)
+    return float(best.amax(1).median())
+
+
+def check_lambda_kernels(prediction: dict, kernels: Callable[[float], Tensor] | dict) -> Feedback:
+    """Check a prediction of what the kernels learned with λ = 0.1 and λ = 8 look like, against
+    the kernels themselves.
+
+    ``prediction`` maps 0.1 and 8 to a letter: (a) the same localised edges as at λ = 2,
+    (b) noise, (c) larger, smoother shapes that fill the kernel, (d) one shape in every kernel.
+    ``kernels`` is a function λ ↦ kernels (M, 1, k, k) learned with that λ (all other settings
+    equal), or a dict {0.1: ..., 2.0: ..., 8.0: ...}. The measured letter: (d) if the kernels are
+    shifted copies of one another (median best |cosine| above 0.9); (b) if their median
+    orientation selectivity is below 0.25 and below half of that at λ = 2; (c) if the correlation
+    between neighbouring pixels exceeds that at λ = 2 by more than 0.1; (a) otherwise.
+    """
+    lams = (0.1, 8.0)
+    if not isinstance(prediction, dict):
+        return Feedback(False, "prediction must be a dict {0.1: letter, 8: letter}.",
+                        "prediction doit être un dictionnaire {0.1: lettre, 8: lettre}.")
+    answers = {}
+    for lam in lams:
+        answer = next((a for key, a in prediction.items() if isinstance(key, (int, float))
+                       and abs(key - lam) < 1e-9), None)
+        answer = answer.strip().lower().strip("()") if isinstance(answer, str) else answer
+        if answer not in _CHOICES:
+            return Feedback(False, f"Not answered yet: write your prediction for λ = {lam:g}, one "
+                                   "of the letters a, b, c, d, before you run anything.",
+                            f"Pas encore de réponse : écrivez votre prédiction pour λ = "
+                            f"{_lam_fr(lam)}, l'une des lettres a, b, c, d, avant "
+                            "de lancer quoi que ce soit.")
+        answers[lam] = answer
+    measured = {}
+    for lam in (0.1, 2.0, 8.0):
+        if isinstance(kernels, dict):
+            K = next((value for key, value in kernels.items() if abs(float(key) - lam) < 1e-9), None)
+            if K is None:
+                return Feedback(False, f"kernels has no entry for λ = {lam:g}.",
+                                f"kernels n'a pas d'entrée pour λ = {_lam_fr(lam)}.")
+        else:
+            K, problem = _invoke(kernels, lam)
+            if problem is not None:
+                return problem
+        if not isinstance(K, Tensor) or K.dim() != 4 or K.shape[1] != 1 or K.shape[0] < 2:
+            got = tuple(K.shape) if isinstance(K, Tensor) else type(K).__name__
+            return Feedback(False, f"Expected grey kernels (M, 1, k, k) with M >= 2 for λ = {lam:g}, "
+                                   f"received {got}.",
+                            f"Noyaux en niveaux de gris (M, 1, k, k), avec M >= 2, attendus pour "
+                            f"λ = {_lam_fr(lam)} ; reçu : {got}.")
+        measured[lam] = (*_kernel_measures(K), _alike(K))
+    sel_2, smooth_2, _ = measured[2.0]
+    verdict = {}
+    for lam in lams:
+        sel, smooth, alike = measured[lam]
+        if alike > 0.9:
+            verdict[lam] = "d"
+        elif sel < 0.25 and sel < 0.5 * sel_2:
+            verdict[lam] = "b"
+        elif smooth > smooth_2 + 0.1:
+            verdict[lam] = "c"
+        else:
+            verdict[lam] = "a"
+    lines_en, lines_fr = [], []
+    for lam in lams:
+        sel, smooth, _ = measured[lam]
+        got, said = verdict[lam], answers[lam]
+        en = (f"the measurement says ({got}), {_CHOICES[got][0]}. The kernels' median "
+              f"orientation selectivity is {_en(sel)} ({_en(sel_2)} at λ = 2), and neighbouring pixels "
+              f"correlate at {_en(smooth)} ({_en(smooth_2)} at λ = 2)")
+        fr = (f"la mesure dit ({got}), {_CHOICES[got][1]}. La médiane de la sélectivité "
+              f"à l'orientation des noyaux vaut {_fr(sel)} ({_fr(sel_2)} avec λ = 2), et la "
+              f"corrélation entre pixels voisins {_fr(smooth)} ({_fr(smooth_2)} avec λ = 2)")
+        if got in _WHY:
+            en += f". Why: {_WHY[got][0]}"
+            fr += f". Pourquoi ? {_WHY[got][1][0].upper()}{_WHY[got][1][1:]}"
+        if said == got:
+            lines_en.append(f"Right for λ = {lam:g}: {en}.")
+            lines_fr.append(f"Juste pour λ = {_lam_fr(lam)} : {fr}.")
+        else:
+            lines_en.append(f"Not for λ = {lam:g}: you predicted ({said}), but {en}.")
+            lines_fr.append(f"Pas pour λ = {_lam_fr(lam)} : vous aviez prédit ({said}), mais {fr}.")
+    ok = all(answers[lam] == verdict[lam] for lam in lams)
+    return Feedback(ok, " ".join(lines_en), " ".join(lines_fr))
