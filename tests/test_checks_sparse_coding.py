@@ -73,6 +73,12 @@ def with_threshold(threshold):
     return free_energy
 
 
+def u_as_code(y, w, lam, c):  # u* = c z* shrunk right, but taken for the code z itself
+    a = y @ w
+    u = torch.sign(a) * torch.clamp(a.abs() - lam / (2 * c), min=0)
+    return ((y - c * u[:, None] * w) ** 2).sum(dim=1) + lam * u.abs()
+
+
 @pytest.mark.parametrize("wrong, en, fr", [
     (with_threshold(lambda lam, c: lam / c), "½ convention", "convention avec ½"),
     (with_threshold(lambda lam, c: lam * c / 2), "divides the threshold", "divise donc le seuil"),
@@ -84,6 +90,9 @@ def with_threshold(threshold):
     (lambda y, w, lam, c: torch.sign(y @ w) * torch.clamp((y @ w).abs() - lam / (2 * c), min=0) / c,
      "optimal code z*", "code optimal z*"),
     (lambda y, w, lam, c: 2 * (y**2).sum(1) - closed_form(y, w, lam, c), "Sign", "Signe"),
+    (lambda y, w, lam, c: 0.5 * closed_form(y, w, 2 * lam, c), "½‖y − c w z‖² + λ|z|",
+     "dans la convention avec ½"),
+    (u_as_code, "z* = u*/c", "mauvais code"),
 ])
 def test_one_atom_names_the_classic_slips(wrong, en, fr):
     feedback = check_one_atom_free_energy(wrong)
@@ -148,6 +157,8 @@ def _parts(y, z, W):
     (lambda y, z, W, s: normalize_columns(W - s / (2 * torch.linalg.matrix_norm(_parts(y, z, W)[2], ord=2))
                                           * _parts(y, z, W)[0] * _parts(y, z, W)[1]),
      "summed over the minibatch in G", "sommé sur le mini-lot dans G"),
+    (lambda y, z, W, s: normalize_columns(W - s / (2 * (z**2).sum() / y.shape[0]) * _parts(y, z, W)[1]),
+     "trace of zᵀz/B", "trace de zᵀz/B"),
     (lambda y, z, W, s: dictionary_step(y, z, W, step_scale=1.0), "with s = 1", "pour s = 1"),
     (lambda y, z, W, s: dictionary_step(y, z, W, step_scale=s, normalize=False), "not renormalised",
      "pas renormalisés"),
@@ -216,10 +227,12 @@ def test_lambda_prediction_says_what_was_measured(problem):
     atoms = "A" if k2 <= k1 / 2 else "B"
     doubles = check_lambda_prediction(lambda: {"free_energy": "C", "atoms": atoms}, W, Y, lam)
     assert not doubles
-    assert 'For "free_energy" you predicted that the mean free energy doubles' in message(doubles, "en")
-    assert 'answer for "atoms" is right' in message(doubles, "en")
+    assert 'For `"free_energy"` you predicted that the mean free energy doubles' in message(doubles, "en")
+    assert 'answer for `"atoms"` is right' in message(doubles, "en")
     assert "F(λ) ≤ F(2λ) ≤ 2 F(λ)" in message(doubles, "fr")
-    assert "Votre réponse pour \"atoms\" est juste" in message(doubles, "fr")
+    said = 'Pour `"free_energy"`, vous avez prédit que l\'énergie libre moyenne double'
+    assert said in message(doubles, "fr")
+    assert 'Votre réponse pour `"atoms"` est juste' in message(doubles, "fr")
     more = check_lambda_prediction(lambda: {"free_energy": "B", "atoms": "D"}, W, Y, lam)
     assert not more and "the number of atoms rises" in message(more, "en")
     assert "le nombre d'atomes augmente" in message(more, "fr")
@@ -228,8 +241,8 @@ def test_lambda_prediction_says_what_was_measured(problem):
 def test_lambda_prediction_rejects_malformed_answers(problem):
     W, Y, lam = problem
     letter = check_lambda_prediction(lambda: {"free_energy": "E", "atoms": "B"}, W, Y, lam)
-    assert not letter and '"A", "B", "C" or "D"' in message(letter, "en")
-    assert '"A", "B", "C" ou "D"' in message(letter, "fr")
+    assert not letter and '`"A"`, `"B"`, `"C"` or `"D"`' in message(letter, "en")
+    assert '`"A"`, `"B"`, `"C"` ou `"D"`' in message(letter, "fr")
     keys = check_lambda_prediction(lambda: {"F": "B"}, W, Y, lam)
     assert not keys and "two letters" in message(keys, "en") and "deux lettres" in message(keys, "fr")
     todo = check_lambda_prediction(stub, W, Y, lam)

@@ -120,8 +120,11 @@ def _one_atom_variants(y: Tensor, w: Tensor, lam: float, c: float) -> dict[str, 
         return sq - torch.clamp(a.abs() - t, min=0) ** 2
 
     kept = torch.clamp(a.abs() - lam / (2 * c), min=0)
+    u = torch.sign(a) * kept  # the optimal u = c z*, taken for z*
     return {
         "half": with_threshold(lam / c),
+        "half_energy": 0.5 * sq - 0.5 * torch.clamp(a.abs() - lam / c, min=0) ** 2,
+        "u_as_code": ((y - c * u[:, None] * w) ** 2).sum(dim=-1) + lam * u.abs(),
         "times_c": with_threshold(lam * c / 2),
         "no_c": with_threshold(lam / 2),
         "no_clamp": sq - (a.abs() - lam / (2 * c)) ** 2,
@@ -139,9 +142,10 @@ def check_one_atom_free_energy(free_energy: Callable[[Tensor, Tensor, float, flo
 
     y is (B, n), w a unit vector (n,), the atom is c w; the answer is (B,). The checker
     compares with the exact minimum for four (λ, c), names the classic slips (the ½
-    convention's threshold, c on the wrong side, no positive part, the least-squares code,
-    the code itself, a sign) and otherwise tests the properties every answer must have:
-    ‖y‖² − (wᵀy)² <= F(y) <= ‖y‖², and F falls as c grows.
+    convention's threshold or its whole free energy, c on the wrong side, u = c z taken for
+    the code, no positive part, the least-squares code, the code itself, a sign) and
+    otherwise tests the properties every answer must have: ‖y‖² − (wᵀy)² <= F(y) <= ‖y‖²,
+    and F falls as c grows.
     """
     y, w = _one_atom_problem()
     B = y.shape[0]
@@ -209,6 +213,20 @@ def check_one_atom_free_energy(free_energy: Callable[[Tensor, Tensor, float, flo
         (stacked("no_y"),
          "You dropped ‖y‖²: F(y) = ‖y‖² − max(|wᵀy| − λ/(2c), 0)².",
          "Vous avez oublié ‖y‖² : F(y) = ‖y‖² − max(|wᵀy| − λ/(2c), 0)²."),
+    ]
+    guesses[1:1] = [
+        (stacked("half_energy"),
+         "That is the free energy of ½‖y − c w z‖² + λ|z|, the ½ convention. This energy has no ½: "
+         "F(y) = ‖y‖² − max(|wᵀy| − λ/(2c), 0)².",
+         "C'est l'énergie libre de ½‖y − c w z‖² + λ|z|, dans la convention avec ½. Cette "
+         "énergie n'a pas de ½ : F(y) = ‖y‖² − max(|wᵀy| − λ/(2c), 0)²."),
+        (stacked("u_as_code"),
+         "You took u* = sgn(wᵀy) max(|wᵀy| − λ/(2c), 0) as the code, but u = c z: the optimal "
+         "code is z* = u*/c. At c = 1 they agree; at any other c your value is the energy of a "
+         "wrong code, not its minimum.",
+         "Vous avez pris u* = sgn(wᵀy) max(|wᵀy| − λ/(2c), 0) pour le code, or u = c z : le "
+         "code optimal vaut z* = u*/c. Pour c = 1, c'est la même chose ; pour tout autre c, "
+         "votre valeur est l'énergie d'un mauvais code, et non son minimum."),
     ]
     mistake = _known_mistake(out, guesses, rtol=0.0, atol=1e-6)
     if mistake is not None:
@@ -289,7 +307,7 @@ def check_dictionary_step(step: Callable[[Tensor, Tensor, Tensor, float], Tensor
     Returns a :class:`Feedback` (true when right). It runs the step with two step scales,
     names the usual mistakes (no renormalisation, rows instead of columns, the wrong sign,
     a step off by 2, s ignored, a sum over the batch in G but a mean in L_W, the Frobenius
-    norm in L_W, a transposed gradient) and otherwise says which property fails: unit
+    norm or the trace in L_W, a transposed gradient) and otherwise says which property fails: unit
     columns, a lower minibatch energy, or where W differs from the step.
     """
     y, z, W = _dictionary_problem()
@@ -334,6 +352,7 @@ def check_dictionary_step(step: Callable[[Tensor, Tensor, Tensor, float], Tensor
     grad = -(2.0 / B) * (y - z @ W.T).T @ z
     L_W = 2.0 * float(torch.linalg.matrix_norm(z.T @ z / B, ord=2))
     L_F = 2.0 * float(torch.linalg.matrix_norm(z.T @ z / B))  # Frobenius, torch.linalg.norm's default
+    L_T = 2.0 * float((z**2).sum() / B)  # the trace of zᵀz/B: the sum of its eigenvalues
     guesses = [
         (raw, "The step is right but the atoms are not renormalised: divide every column by its norm.",
          "Le pas est juste mais les atomes ne sont pas renormalisés : divisez chaque colonne par sa "
@@ -372,6 +391,13 @@ def check_dictionary_step(step: Callable[[Tensor, Tensor, Tensor, float], Tensor
          "Votre L_W utilise la norme de Frobenius (celle de torch.linalg.norm par défaut) ; L_W est "
          "la norme spectrale, 2 fois la plus grande valeur propre de zᵀz/B : "
          "matrix_norm(…, ord=2). Votre pas est sans danger, mais plus court."),
+        (normalize_columns(W - (s / L_T) * grad),
+         "Your L_W is twice the trace of zᵀz/B (the sum of all the z² over B): the sum of its "
+         "eigenvalues, not the largest one. L_W = 2‖zᵀz/B‖₂, the spectral norm: "
+         "matrix_norm(…, ord=2). Your step is safe, but shorter.",
+         "Votre L_W vaut deux fois la trace de zᵀz/B (la somme de tous les z², divisée par B) : "
+         "la somme de ses valeurs propres, et non la plus grande. L_W = 2‖zᵀz/B‖₂, la norme "
+         "spectrale : matrix_norm(…, ord=2). Votre pas est sans danger, mais plus court."),
     ]
     mistake = _known_mistake(out, guesses, rtol=0.0, atol=1e-6)
     if mistake is not None:
@@ -462,17 +488,17 @@ def check_lambda_prediction(predict: Callable[[], dict], W: Tensor, Y: Tensor, l
     if problem is not None:
         return problem
     if not isinstance(answer, dict) or not {"free_energy", "atoms"} <= set(answer):
-        return Feedback(False, 'Return a dict with two letters: {"free_energy": …, "atoms": …}, '
-                               'each "A", "B", "C" or "D".',
-                        'Renvoyez un dictionnaire de deux lettres : {"free_energy": …, "atoms": …}, '
-                        'chacune "A", "B", "C" ou "D".')
+        return Feedback(False, 'Return a dict with two letters: `{"free_energy": …, "atoms": …}`, '
+                               'each `"A"`, `"B"`, `"C"` or `"D"`.',
+                        'Renvoyez un dictionnaire de deux lettres : '
+                        '`{"free_energy": …, "atoms": …}`, chacune `"A"`, `"B"`, `"C"` ou `"D"`.')
     guess = {key: str(answer[key]).strip().upper() for key in ("free_energy", "atoms")}
     for key, letter in guess.items():
         if letter not in FREE_ENERGY_CHOICES:
-            return Feedback(False, f'The answer for "{key}" must be "A", "B", "C" or "D"; received '
-                                   f'{answer[key]!r}.',
-                            f'La réponse pour "{key}" doit être "A", "B", "C" ou "D" ; reçue : '
-                            f'{answer[key]!r}.')
+            return Feedback(False, f'The answer for `"{key}"` must be `"A"`, `"B"`, `"C"` or `"D"`; '
+                                   f'received `{answer[key]!r}`.',
+                            f'La réponse pour `"{key}"` doit être `"A"`, `"B"`, `"C"` ou `"D"` ; '
+                            f'reçue : `{answer[key]!r}`.')
     if not (isinstance(W, Tensor) and isinstance(Y, Tensor) and W.ndim == 2 and Y.ndim == 2
             and Y.shape[1] == W.shape[0]) or not lam > 0:
         return Feedback(False, "Pass the dictionary W (n, m), digits Y (N, n) and λ > 0 as in the "
@@ -509,17 +535,17 @@ def check_lambda_prediction(predict: Callable[[], dict], W: Tensor, Y: Tensor, l
                         f"{fact_fr['atoms']}. Pourquoi F ne peut pas doubler : {why_fr}.")
     names_en = {"free_energy": "the mean free energy", "atoms": "the number of atoms"}
     names_fr = {"free_energy": "l'énergie libre moyenne", "atoms": "le nombre d'atomes"}
-    en = " ".join(f'For "{key}" you predicted that {names_en[key]} '
+    en = " ".join(f'For `"{key}"` you predicted that {names_en[key]} '
                   f"{(FREE_ENERGY_CHOICES if key == 'free_energy' else ATOMS_CHOICES)[guess[key]][0]}"
                   f", but {fact_en[key]}"
                   + (f". The reason: {why_en}." if key == "free_energy" else ".") for key in wrong)
-    fr = " ".join(f'Pour "{key}", vous avez prédit que {names_fr[key]} '
+    fr = " ".join(f'Pour `"{key}"`, vous avez prédit que {names_fr[key]} '
                   f"{(FREE_ENERGY_CHOICES if key == 'free_energy' else ATOMS_CHOICES)[guess[key]][1]}"
                   f", mais {fact_fr[key]}"
                   + (f". La raison : {why_fr}." if key == "free_energy" else ".") for key in wrong)
     if right:
-        en += f' Your answer for "{right[0]}" is right.'
-        fr += f' Votre réponse pour "{right[0]}" est juste.'
+        en += f' Your answer for `"{right[0]}"` is right.'
+        fr += f' Votre réponse pour `"{right[0]}"` est juste.'
     return Feedback(False, "Not quite. " + en, "Pas tout à fait. " + fr)
 
 
