@@ -14,14 +14,17 @@ import torch
 from ebmlib.checks import (
     check_fista,
     check_fista_prediction,
+    check_ista_step,
     check_lipschitz,
     check_prox_l1,
+    check_shrink,
 )
 from ebmlib.checks.ista_fista import (
     EXPLORE_LAM,
     EXPLORE_RHO,
     _fista_problem,
     _fista_variant,
+    explore_curvatures,
     explore_iterations,
 )
 from ebmlib.solvers import fista, lipschitz, shrink
@@ -56,6 +59,7 @@ def test_prox_accepts_right_answers(prox):
     (lambda v, t: soft(v, t / 2), "without the ½", "sans le ½"),
     (lambda v, t: torch.clamp(v - t, min=0), "Negative values are lost",
      "valeurs négatives sont perdues"),
+    (lambda v, t: torch.clamp(v.abs() - t, min=0), "Multiply by sign(v)", "Multipliez par sign(v)"),
     (lambda v, t: torch.sign(v) * (v.abs() - t), "exactly 0", "exactement en 0"),
 ])
 def test_prox_names_classic_mistakes(wrong, en, fr):
@@ -82,6 +86,55 @@ def test_prox_points_at_the_values_where_the_optimality_condition_fails(monkeypa
 
 def test_prox_reports_not_implemented():
     assert "NotImplementedError" in message(check_prox_l1(stub), "en")
+
+
+def test_the_older_shrink_checker_writes_french_numbers():
+    off = check_shrink(lambda v, t: soft(v, t) + 0.5 * (v > 2))
+    assert not off and message(off, "fr") == "Pour v = 2,10 et θ = 0,75, vous donnez 1,850 au lieu de 1,350."
+    assert message(off, "en") == "For v = 2.10 and θ = 0.75 you give 1.850, expected 1.350."
+
+
+# -- one ISTA step ---------------------------------------------------------------------------
+
+def ista_step(z, y, W, lam, L):
+    return soft(z - 2 * (z @ W.T - y) @ W / L, lam / L)
+
+
+def ista_step_precomputed(z, y, W, lam, L):  # the W_e, S form of the recurrent computation
+    S = torch.eye(W.shape[1], dtype=W.dtype) - 2 / L * W.T @ W
+    return shrink(y @ (2 / L * W) + z @ S, lam / L)
+
+
+@pytest.mark.parametrize("right", [ista_step, ista_step_precomputed])
+def test_ista_step_accepts_right_answers(right):
+    assert check_ista_step(right)
+
+
+@pytest.mark.parametrize("wrong, en, fr", [
+    (lambda z, y, W, lam, L: z - 2 * (z @ W.T - y) @ W / L, "forgot the shrinkage",
+     "oublié le rétrécissement"),
+    (lambda z, y, W, lam, L: soft(z - 2 * (z @ W.T - y) @ W / L, lam), "not by λ", "pas de λ"),
+    (lambda z, y, W, lam, L: soft(z - (z @ W.T - y) @ W / L, lam / L), "lost the factor 2",
+     "perdu le facteur 2"),
+    (lambda z, y, W, lam, L: soft(z - 2 * (y - z @ W.T) @ W / L, lam / L), "Step down the gradient",
+     "sens opposé au gradient"),
+])
+def test_ista_step_names_classic_mistakes(wrong, en, fr):
+    feedback = check_ista_step(wrong)
+    assert not feedback
+    assert en in message(feedback, "en") and fr in message(feedback, "fr")
+
+
+def test_ista_step_explains_shapes_and_other_errors(monkeypatch):
+    columns = check_ista_step(lambda z, y, W, lam, L: soft(z - 2 * W.T @ (W @ z - y) / L, lam / L))
+    assert not columns and "Rows are samples" in message(columns, "en")
+    assert "(z @ W.T − y) @ W" in message(columns, "fr") and "un exemple" not in message(columns, "fr")
+    assert "Les exemples sont des lignes" in message(columns, "fr")
+    half = check_ista_step(lambda z, y, W, lam, L: soft(z - (z @ W.T - y) @ W / L, lam / (2 * L)))
+    assert not half and message(half, "en").startswith("Wrong values: your z differs")
+    monkeypatch.setenv("EBMLIB_LANG", "fr")
+    assert str(half).startswith("Valeurs fausses : votre z s'écarte de h_{λ/L}(z − ∇f(z)/L) de 0,")
+    assert "le seuil λ/L" in str(half)
 
 
 # -- the Lipschitz constant L = 2 σ_max(W)² -------------------------------------------------
@@ -111,6 +164,8 @@ def test_lipschitz_accepts_right_answers(right):
     (lambda W: torch.linalg.matrix_norm(W, ord=2), "You return σ_max(W).", "Vous renvoyez σ_max(W)."),
     (lambda W: 2 * torch.linalg.matrix_norm(W, ord=2), "Square σ_max", "Mettez σ_max au carré"),
     (lambda W: 2 * W.pow(2).sum(0).max(), "a single atom", "un seul atome"),
+    (lambda W: 2 * torch.linalg.eigvalsh(W.T @ W)[0], "ascending order", "ordre croissant"),
+    (lambda W: 2 * torch.linalg.svdvals(W)[-1] ** 2, "descending order", "ordre décroissant"),
 ])
 def test_lipschitz_names_classic_mistakes(wrong, en, fr):
     feedback = check_lipschitz(wrong)
@@ -230,6 +285,23 @@ def test_fista_checks_the_shape_and_not_implemented():
     assert not transposed and "(3, 20)" in message(transposed, "en")
 
 
+def test_fista_explains_a_float32_start():
+    def float32_start(y, W, lam, n_iter):  # torch.zeros without dtype: float32 against float64
+        L = lipschitz(W)
+        x = torch.zeros(y.shape[0], W.shape[1])
+        v, t = x, 1.0
+        for _ in range(n_iter):
+            x_new = shrink(v - 2 * (v @ W.T - y) @ W / L, lam / L)
+            t_new = (1 + math.sqrt(1 + 4 * t * t)) / 2
+            v = x_new + (t - 1) / t_new * (x_new - x)
+            x, t = x_new, t_new
+        return x
+
+    feedback = check_fista(float32_start)
+    assert not feedback and "The checker passes float64 tensors" in message(feedback, "en")
+    assert "Le vérificateur passe des tenseurs float64" in message(feedback, "fr")
+
+
 # -- predict, then run: coherence and λ --------------------------------------------------------
 
 def test_the_exploration_measures_what_the_prose_says():
@@ -239,6 +311,8 @@ def test_the_exploration_measures_what_the_prose_says():
     sparser, _, nnz1 = explore_iterations(rho0, lam1)
     assert base is not None and coherent is not None and sparser is not None
     assert coherent > 2 * base and sparser < base / 1.5 and L1 > 4 * L0 and nnz1 < nnz0
+    (first0, next0), (first1, next1) = (explore_curvatures(rho) for rho in EXPLORE_RHO)
+    assert (first0, first1) == pytest.approx((L0, L1)) and next1 < next0 / 2
 
 
 def test_prediction_right_in_symbols_and_in_words(monkeypatch):
@@ -256,6 +330,9 @@ def test_prediction_names_the_wrong_answer():
     assert 'Your answer for "coherence" is right' in message(feedback, "en")
     assert 'Pour "lambda", vous avez prédit à peu près autant d\'itérations' in message(feedback, "fr")
     assert "λ = 0,4" in message(feedback, "fr")
+    coherence = check_fista_prediction(lambda: {"coherence": "=", "lambda": "<"})
+    assert not coherence and "the next curvature, 2 σ_2(W)², falls" in message(coherence, "en")
+    assert "la courbure suivante, 2 σ_2(W)², tombe de" in message(coherence, "fr")
 
 
 def test_prediction_needs_two_known_answers():

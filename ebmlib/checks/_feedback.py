@@ -93,7 +93,7 @@ def _known_mistake(out: Tensor, guesses: list[tuple[Tensor, str, str]], *, rtol:
 def _wrong_values(out: Tensor, right: Tensor) -> Feedback:
     gap = float((out - right).abs().max())
     return Feedback(False, f"Wrong values: the largest difference is {gap:.3g}.",
-                    f"Valeurs fausses : le plus grand écart vaut {gap:.3g}.")
+                    f"Valeurs fausses : le plus grand écart vaut {format(gap, '.3g').replace('.', ',')}.")
 
 
 def _shape(out: Tensor, want: tuple[int, ...]) -> Feedback | None:

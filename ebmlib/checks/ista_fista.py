@@ -18,16 +18,37 @@ from ._feedback import (
     _invoke,
     _known_mistake,
     _run,
-    _wrong_values,
 )
 
 __all__ = ["check_fista", "check_fista_prediction", "check_ista_step", "check_lipschitz",
-           "check_prox_l1", "check_shrink"]
+           "check_prox_l1", "check_shrink"]  # explore_problem, explore_iterations and
+# explore_curvatures are the exploration's experiment: imported from this module
 
 
 def _g_fr(x: float, spec: str) -> str:
     """``format(x, spec)`` with the French decimal comma."""
     return format(x, spec).replace(".", ",")
+
+
+def _with_hint(bad: Feedback) -> Feedback:
+    """A failed call, with a hint when PyTorch's (English) error is about shapes or dtypes."""
+    en, fr = bad.text["en"], bad.text["fr"]
+    if not en.startswith("Your function raised"):
+        return bad
+    en, fr = (t if t.endswith(".") else t + "." for t in (en, fr))
+    if "shapes cannot be multiplied" in en or "size mismatch" in en:
+        en += (" Rows are samples: for z of shape (B, m), W z is z @ W.T and Wᵀ(W z − y) is "
+               "(z @ W.T − y) @ W.")
+        fr += (" Les exemples sont des lignes : pour z de forme (B, m), W z s'écrit z @ W.T et "
+               "Wᵀ(W z − y) s'écrit (z @ W.T − y) @ W.")
+    elif "dtype" in en or "scalar type" in en:
+        en += (" The checker passes float64 tensors: create new tensors with the dtype of y, for "
+               "instance y.new_zeros(B, m) or torch.zeros(B, m, dtype=y.dtype).")
+        fr += (" Le vérificateur passe des tenseurs float64 : créez les nouveaux tenseurs avec le "
+               "type de y, avec y.new_zeros(B, m) ou torch.zeros(B, m, dtype=y.dtype).")
+    else:
+        return bad
+    return Feedback(False, en, fr)
 
 
 def check_shrink(shrink: Callable[[Tensor, float], Tensor]) -> Feedback:
@@ -58,10 +79,10 @@ def check_shrink(shrink: Callable[[Tensor, float], Tensor]) -> Feedback:
     if mistake is not None:
         return mistake
     i = int((out - right).abs().argmax())
-    return Feedback(False, f"For v = {v[i]:.2f} and θ = {theta} you give {out[i]:.3f}, "
-                           f"expected {right[i]:.3f}.",
-                    f"Pour v = {v[i]:.2f} et θ = {theta}, vous donnez {out[i]:.3f} au lieu de "
-                    f"{right[i]:.3f}.")
+    return Feedback(False, f"For v = {_num_en(float(v[i]))} and θ = {theta} you give "
+                           f"{_num_en(float(out[i]), 3)}, expected {_num_en(float(right[i]), 3)}.",
+                    f"Pour v = {_num_fr(float(v[i]))} et θ = {_g_fr(theta, 'g')}, vous donnez "
+                    f"{_num_fr(float(out[i]), 3)} au lieu de {_num_fr(float(right[i]), 3)}.")
 
 
 def check_ista_step(step: Callable[[Tensor, Tensor, Tensor, float, float], Tensor]) -> Feedback:
@@ -80,7 +101,7 @@ def check_ista_step(step: Callable[[Tensor, Tensor, Tensor, float, float], Tenso
     out, bad = _run(step, (z.clone(), y.clone(), W.clone(), lam, L), (4, 16), "the shape of z",
                     "le nouveau code (comme z)")
     if bad is not None:
-        return bad
+        return _with_hint(bad)
 
     def h(v, theta):
         return torch.sign(v) * torch.clamp(v.abs() - theta, min=0)
@@ -104,7 +125,16 @@ def check_ista_step(step: Callable[[Tensor, Tensor, Tensor, float, float], Tenso
     mistake = _known_mistake(out, guesses, atol=1e-6)
     if mistake is not None:
         return mistake
-    return _wrong_values(out, right)
+    diff = (out - right).abs()
+    b, j = divmod(int(diff.argmax()), diff.shape[1])
+    gap = float(diff.max())
+    return Feedback(False, f"Wrong values: your z differs from h_{{λ/L}}(z − ∇f(z)/L) by up to {gap:.3g} "
+                           f"(sample {b}, component {j}). Check the gradient 2 Wᵀ(W z − y), written "
+                           "2 * (z @ W.T − y) @ W with one sample per row, the step 1/L and the "
+                           "threshold λ/L.",
+                    f"Valeurs fausses : votre z s'écarte de h_{{λ/L}}(z − ∇f(z)/L) de {_g_fr(gap, '.3g')} "
+                    f"au plus (exemple {b}, composante {j}). Vérifiez le gradient 2 Wᵀ(W z − y), qui "
+                    "s'écrit 2 * (z @ W.T − y) @ W avec un exemple par ligne, le pas 1/L et le seuil λ/L.")
 
 
 # -- shrinkage as a proximal operator (derivation) ----------------------------------------
@@ -159,6 +189,11 @@ def check_prox_l1(prox: Callable[[Tensor, float], Tensor]) -> Feedback:
              "z − v + θ sign(z) = 0 moves z by θ towards zero.",
              "C'est un seuillage dur : il garde v quand |v| > θ. Là où z ≠ 0, la condition "
              "z − v + θ sign(z) = 0 rapproche z de zéro de θ."),
+            (torch.clamp(v.abs() - theta, min=0),
+             "You return max(|v| − θ, 0), which is never negative: for v < −θ the minimiser is "
+             "v + θ < 0. Multiply by sign(v).",
+             "Vous renvoyez max(|v| − θ, 0), qui n'est jamais négatif : pour v < −θ, le minimum est "
+             "atteint en v + θ < 0. Multipliez par sign(v)."),
             (torch.clamp(v - theta, min=0),
              "Negative values are lost: for v < −θ the minimiser is v + θ < 0. Shrink |v|, then put "
              "the sign back.",
@@ -268,11 +303,28 @@ def check_lipschitz(lipschitz: Callable[[Tensor], float]) -> Feedback:
             return Feedback(False, f"Expected a number, received {type(out).__name__}.",
                             "Un nombre était attendu ; la fonction a renvoyé un objet de type "
                             f"{type(out).__name__}.")
+        sigma = float(torch.linalg.matrix_norm(W, ord=2))
+        smallest = [
+            (2 * float(torch.linalg.eigvalsh(W.T @ W)[0]),
+             "You return twice the smallest eigenvalue of WᵀW: torch.linalg.eigvalsh sorts the "
+             "eigenvalues in ascending order, so the largest one is the last, [-1].",
+             "Vous renvoyez le double de la plus petite valeur propre de WᵀW : torch.linalg.eigvalsh "
+             "range les valeurs propres par ordre croissant, la plus grande est donc la dernière, "
+             "[-1]."),
+            (2 * float(torch.linalg.svdvals(W)[-1]) ** 2,
+             "You return 2 σ_min(W)², with the smallest singular value: torch.linalg.svdvals sorts "
+             "them in descending order, so σ_max is the first, [0].",
+             "Vous renvoyez 2 σ_min(W)², avec la plus petite valeur singulière : "
+             "torch.linalg.svdvals les range par ordre décroissant, σ_max est donc la première, "
+             "[0]."),
+        ]
+        for value, en, fr in smallest:
+            if abs(out - value) <= 1e-9 * sigma**2 and abs(value - 2 * sigma**2) > 1e-6 * sigma**2:
+                return Feedback(False, en, fr)
         if not out > 0 or out == float("inf"):
             return Feedback(False, f"L must be a finite number > 0, received {out}.",
                             "L doit être un nombre fini strictement positif ; vous donnez "
                             f"{_g_fr(out, 'g')}.")
-        sigma = float(torch.linalg.matrix_norm(W, ord=2))
         fro2 = float(W.pow(2).sum())
         atom2 = float(W.pow(2).sum(0).max())
         guesses = [
@@ -483,7 +535,7 @@ def check_fista(fista_fn: Callable[[Tensor, Tensor, float, int], Tensor]) -> Fee
                         f"the code after n_iter = {k} iterations, of shape (B, m)",
                         f"le code après n_iter = {k} itérations, de forme (B, m)")
         if bad is not None:
-            return bad
+            return _with_hint(bad)
         answers.append(out)
     answers = torch.stack(answers)
 
@@ -590,6 +642,17 @@ def explore_iterations(rho: float, lam: float, *, max_iter: int = 600) -> tuple[
     return count, lipschitz(W), float((z_star != 0).sum(dim=1).double().mean())
 
 
+def explore_curvatures(rho: float) -> tuple[float, float]:
+    """The two largest curvatures of f(z) = ‖y − W z‖² on ``explore_problem(rho)``.
+
+    Returns (2 σ_1(W)², 2 σ_2(W)²): the first is L; as ρ grows it grows, while the second,
+    the largest curvature across the shared direction, falls.
+    """
+    _, W = explore_problem(rho)
+    sigma = torch.linalg.svdvals(W)
+    return 2 * float(sigma[0]) ** 2, 2 * float(sigma[1]) ** 2
+
+
 def check_fista_prediction(predict: Callable[[], dict]) -> Feedback:
     """Check ``predict()`` = {"coherence": c, "lambda": l}, each "<", "=" or ">".
 
@@ -621,6 +684,7 @@ def check_fista_prediction(predict: Callable[[], dict]) -> Feedback:
     base, L0, nnz0 = explore_iterations(rho0, lam0)
     coherent, L1, _ = explore_iterations(rho1, lam0)
     sparser, _, nnz1 = explore_iterations(rho0, lam1)
+    (_, next0), (_, next1) = explore_curvatures(rho0), explore_curvatures(rho1)
 
     def verdict(new: int | None) -> str:
         if new is None or new > (1 + EXPLORE_SAME) * base:
@@ -639,8 +703,9 @@ def check_fista_prediction(predict: Callable[[], dict]) -> Feedback:
     why_en = {
         "coherence": (f"with more coherent atoms (ρ = {rho1}), FISTA needs {count_en(coherent)} "
                       f"iterations instead of {count_en(base)}: L = 2 σ_max(W)² grows from "
-                      f"{L0:.1f} to {L1:.1f}, so the step 1/L shrinks, while the valley's flat "
-                      "directions stay flat"),
+                      f"{L0:.1f} to {L1:.1f}, so the step 1/L shrinks, while the next curvature, "
+                      f"2 σ_2(W)², falls from {next0:.1f} to {next1:.1f}: the other directions get "
+                      "flatter, and the valley narrower"),
         "lambda": (f"with λ = {lam1}, FISTA needs {count_en(sparser)} iterations instead of "
                    f"{count_en(base)}: the optimal code keeps {nnz1:.1f} atoms on average instead of "
                    f"{nnz0:.1f}, and FISTA only has to settle those"),
@@ -649,8 +714,9 @@ def check_fista_prediction(predict: Callable[[], dict]) -> Feedback:
         "coherence": (f"avec des atomes plus cohérents (ρ = {_g_fr(rho1, 'g')}), FISTA a besoin de "
                       f"{count_fr(coherent)} itérations au lieu de {count_fr(base)} : "
                       f"L = 2 σ_max(W)² passe de {_g_fr(L0, '.1f')} à {_g_fr(L1, '.1f')}, donc le "
-                      "pas 1/L diminue, alors que les directions plates de la vallée restent "
-                      "plates"),
+                      "pas 1/L diminue, alors que la courbure suivante, 2 σ_2(W)², tombe de "
+                      f"{_g_fr(next0, '.1f')} à {_g_fr(next1, '.1f')} : les autres directions "
+                      "deviennent plus plates, et la vallée plus étroite"),
         "lambda": (f"avec λ = {_g_fr(lam1, 'g')}, FISTA a besoin de {count_fr(sparser)} itérations "
                    f"au lieu de {count_fr(base)} : le code optimal garde en moyenne "
                    f"{_g_fr(nnz1, '.1f')} atomes au lieu de {_g_fr(nnz0, '.1f')}, et FISTA n'a "
