@@ -8,10 +8,16 @@ import pytest
 import torch
 
 from ebmlib import L1, SquaredL2
-from ebmlib.checks import check_l1_free_energy, check_toy_inference, check_zero_offset_prediction
+from ebmlib.checks import (
+    check_l1_free_energy,
+    check_l2_free_energy,
+    check_toy_energy,
+    check_toy_inference,
+    check_zero_offset_prediction,
+)
 from ebmlib.checks.latent_ebm import zero_offset_shares
 from ebmlib.energy import soft_threshold
-from ebmlib.toy import curve
+from ebmlib.toy import curve, distance_to_curve
 
 
 def both(feedback, monkeypatch):
@@ -20,6 +26,68 @@ def both(feedback, monkeypatch):
     en = str(feedback)
     monkeypatch.setenv("EBMLIB_LANG", "fr")
     return en, str(feedback)
+
+
+# -- the energy (warm-up) ------------------------------------------------------------------
+
+def residual(y, z):
+    return y - curve(z[:, 0]) - z[:, 1:]
+
+
+@pytest.mark.parametrize("energy", [
+    lambda y, z, lam: residual(y, z).pow(2).sum(1) + lam * z[:, 1:].abs().sum(1),
+    lambda y, z, lam: torch.linalg.vector_norm(residual(y, z), dim=1) ** 2
+    + lam * torch.linalg.vector_norm(z[:, 1:], ord=1, dim=1),
+])
+def test_toy_energy_accepts_two_right_answers(energy):
+    assert check_toy_energy(energy)
+
+
+@pytest.mark.parametrize("energy, en, fr", [
+    (lambda y, z, lam: residual(y, z).pow(2).mean(1) + lam * z[:, 1:].abs().sum(1),
+     "half of ‖y − ȳ‖²", "la moitié de ‖y − ȳ‖²"),
+    (lambda y, z, lam: residual(y, z).pow(2).sum(1) + lam * z[:, 1:].norm(dim=1),
+     "Euclidean norm ‖u‖₂", "norme euclidienne ‖u‖₂"),
+    (lambda y, z, lam: (y - curve(z[:, 0]) + z[:, 1:]).pow(2).sum(1)
+     + lam * z[:, 1:].abs().sum(1), "c(t) − u", "c(t) − u"),
+    (lambda y, z, lam: residual(y, z).pow(2).sum(1) + lam * z.abs().sum(1),
+     "also penalises the position t", "pénalise aussi la position t"),
+])
+def test_toy_energy_names_the_slips(monkeypatch, energy, en, fr):
+    feedback = check_toy_energy(energy)
+    assert not feedback
+    text_en, text_fr = both(feedback, monkeypatch)
+    assert en in text_en and fr in text_fr, (text_en, text_fr)
+
+
+# -- the free energy with the squared L2 norm (derivation) --------------------------------
+
+@pytest.mark.parametrize("answer", [
+    lambda y, lam: lam / (1 + lam) * distance_to_curve(y) ** 2,
+    lambda y, lam: (1 - 1 / (1 + lam)) * distance_to_curve(y).pow(2),
+])
+def test_l2_free_energy_accepts_two_right_answers(answer):
+    assert check_l2_free_energy(answer)
+
+
+@pytest.mark.parametrize("answer, en, fr", [
+    (lambda y, lam: (lam / (1 + lam)) ** 2 * distance_to_curve(y) ** 2,
+     "without its penalty λs*²", "sans sa pénalité λs*²"),
+    (lambda y, lam: lam / (1 + lam) ** 2 * distance_to_curve(y) ** 2,
+     "without the cost (ρ − s*)²", "sans le coût (ρ − s*)²"),
+    (lambda y, lam: distance_to_curve(y) ** 2 / (1 + lam) ** 2,
+     "squared length s*²", "le carré de la longueur s*"),
+    (lambda y, lam: lam / (1 + lam) * distance_to_curve(y),
+     "quadratic in the distance", "quadratique en la distance"),
+    (lambda y, lam: 1 / (1 + lam) * distance_to_curve(y) ** 2,
+     "factor 0.8000 instead of λ/(1 + λ) = 0.2000. Check the limits",
+     "facteur 0,8000 au lieu de λ/(1 + λ) = 0,2000. Vérifiez les limites"),
+])
+def test_l2_free_energy_names_the_slips_of_the_derivation(monkeypatch, answer, en, fr):
+    feedback = check_l2_free_energy(answer)
+    assert not feedback
+    text_en, text_fr = both(feedback, monkeypatch)
+    assert en in text_en and fr in text_fr, (text_en, text_fr)
 
 
 # -- the free energy with L1 (derivation) -------------------------------------------------
@@ -117,6 +185,28 @@ def test_l1_free_energy_region_message_says_which_region_is_right(monkeypatch):
     assert "0 des 16 points proches de la courbe" in text_fr and "l'inférence trouve" in text_fr
 
 
+def test_l1_free_energy_says_when_the_grid_of_t_is_too_coarse(monkeypatch):
+    def coarse(y, lam):
+        t = torch.linspace(0, 2 * math.pi, 101, dtype=y.dtype)[:-1]
+        return huber(y[:, None, :] - curve(t), lam).sum(2).min(1).values
+
+    feedback = check_l1_free_energy(coarse, huber)
+    assert not feedback
+    text_en, text_fr = both(feedback, monkeypatch)
+    assert "never below" in text_en and "too few positions t" in text_en
+    assert "jamais inférieure" in text_fr and "trop peu de positions t" in text_fr
+
+
+def test_l1_free_energy_does_not_blame_a_right_huber_function(monkeypatch):
+    def scaled(y, lam):
+        """A right H_λ, but a free energy 20 % too low: wrong in every region."""
+        return 0.8 * huber(offsets(y), lam).sum(2).min(1).values
+
+    text_en, text_fr = both(check_l1_free_energy(scaled, huber), monkeypatch)
+    assert "although your H_λ is right" in text_en and "check H_λ on its own" not in text_en
+    assert "bien que votre H_λ soit juste" in text_fr
+
+
 def test_l1_free_energy_names_a_minimum_over_t_taken_per_coordinate(monkeypatch):
     def per_coordinate(y, lam):
         return huber(offsets(y), lam).min(1).values.sum(1)
@@ -204,6 +294,9 @@ def right_shrink(v, u, lam, step):
     (variant(right_shrink, grad_scale=0.5), "2r, not r", "2r, et non r"),
     (variant(right_shrink, grad_scale=-1.0), "up the gradient", "monte le long du gradient"),
     (variant(right_shrink, frozen_t=True), "t has not moved", "t n'a pas bougé"),
+    (variant(lambda v, u, lam, step: soft_threshold(v - step * lam * torch.sign(u), step * lam)),
+     "paid the L1 term twice", "payé deux fois le terme L1"),
+    (variant(right_shrink, grad_scale=1 / 24), "B times too small", "B fois trop petit"),
 ])
 def test_inference_names_the_classic_slips_of_one_step(monkeypatch, infer, en, fr):
     feedback = check_toy_inference(infer)

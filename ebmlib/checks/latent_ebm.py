@@ -115,13 +115,30 @@ def check_toy_energy(energy: Callable[[Tensor, Tensor, float], Tensor]) -> Feedb
         ((y - curve(z[:, 0])).pow(2).sum(1) + lam * z[:, 1:].abs().sum(1),
          "The decoder's output is c(t) + u: you forgot the offset u in the cost.",
          "La sortie du décodeur est c(t) + u : vous avez oublié le décalage u dans le coût."),
+        ((y - curve(z[:, 0]) - z[:, 1:]).pow(2).mean(1) + lam * z[:, 1:].abs().sum(1),
+         "Your cost is half of ‖y − ȳ‖² (a mean over the two coordinates, or the ½ of another "
+         "convention): this chapter's cost is the sum ‖y − ȳ‖², without ½ (.sum(dim=1), not "
+         ".mean(dim=1)).",
+         "Votre coût vaut la moitié de ‖y − ȳ‖² (une moyenne sur les deux coordonnées, ou le ½ "
+         "d'une autre convention) : le coût de ce chapitre est la somme ‖y − ȳ‖², sans ½ "
+         "(.sum(dim=1), et non .mean(dim=1))."),
+        (cost + lam * z[:, 1:].norm(dim=1),
+         "Your R(z) is the Euclidean norm ‖u‖₂ = √(u₁² + u₂²); the exercise asks for the L1 norm "
+         "|u₁| + |u₂|.",
+         "Votre R(z) est la norme euclidienne ‖u‖₂ = √(u₁² + u₂²) ; l'exercice demande la norme L1 "
+         "|u₁| + |u₂|."),
+        ((y - curve(z[:, 0]) + z[:, 1:]).pow(2).sum(1) + lam * z[:, 1:].abs().sum(1),
+         "Your cost compares y with c(t) − u: the decoder adds the offset, ȳ = c(t) + u, so the "
+         "residual is y − c(t) − u.",
+         "Votre coût compare y à c(t) − u : le décodeur ajoute le décalage, ȳ = c(t) + u, et le "
+         "résidu est donc y − c(t) − u."),
     ]
     mistake = _known_mistake(out, guesses, rtol=1e-4, atol=1e-6)
     if mistake is not None:
         return mistake
     i = int((out - right).abs().argmax())
-    return Feedback(False, f"Wrong value: for sample {i} you give {out[i]:.4f}, "
-                           f"expected {right[i]:.4f}.",
+    return Feedback(False, f"Wrong value: for sample {i} you give {_en(float(out[i]))}, "
+                           f"expected {_en(float(right[i]))}.",
                     f"Valeur fausse : pour l'exemple {i}, vous donnez {_fr(float(out[i]))} au lieu "
                     f"de {_fr(float(right[i]))}.")
 
@@ -131,14 +148,15 @@ def check_toy_energy(energy: Callable[[Tensor, Tensor, float], Tensor]) -> Feedb
 Mistakes = Callable[[float, Tensor, Tensor], list[tuple[Tensor, str, str]]]
 Regions = Callable[[float, Tensor], list[tuple[Tensor, str, str]]]
 Hint = Callable[[list[bool]], tuple[str, str]]
+Diagnosis = Callable[[float, Tensor, Tensor, Tensor, Tensor], "tuple[str, str] | None"]
 
 
 def _check_toy_free_energy(free_energy: Callable[[Tensor, float], Tensor], regularizer: type,
                            lambdas: tuple[float, ...], seed: int, atol: float,
                            mistakes: Mistakes, right: Feedback,
                            regions: Regions | None = None, hint: Hint | None = None,
-                           points: Callable[[float, torch.Generator], Tensor] | None = None
-                           ) -> Feedback:
+                           points: Callable[[float, torch.Generator], Tensor] | None = None,
+                           diagnose: Diagnosis | None = None) -> Feedback:
     """Compare ``free_energy(y, lam)`` with the free energy that inference finds, on 48
     points of the plane and for each λ.
 
@@ -147,6 +165,8 @@ def _check_toy_free_energy(free_energy: Callable[[Tensor, float], Tensor], regul
     distance from y to the curve. ``regions(lam, y)``, if given, splits the points into
     regions (mask, English name, French name), and ``hint`` turns the list "is this region
     wrong?" into advice (English, French), so that a wrong answer is told where it goes wrong.
+    ``diagnose(lam, y, d, out, inferred)``, if given, may recognise a wrong answer by a property
+    (proportional to d², never below the free energy...) and return the lead of the message.
     """
     g = torch.Generator().manual_seed(seed)
     dec = CurveDecoder()
@@ -172,11 +192,15 @@ def _check_toy_free_energy(free_energy: Callable[[Tensor, float], Tensor], regul
         if mistake is not None:
             return mistake
         i = int((out - inferred).abs().argmax())
-        where_en = (f"at y = {_point(y[i], False)} you give {_en(float(out[i]))}, inference finds "
-                    f"{_en(float(inferred[i]))}.")
+        where_en = (f"at y = {_point(y[i], False)} you give {_en(float(out[i]))} where inference "
+                    f"finds {_en(float(inferred[i]))}.")
         where_fr = (f"en y = {_point(y[i], True)}, vous donnez {_fr(float(out[i]))} alors que "
                     f"l'inférence trouve {_fr(float(inferred[i]))}.")
         lam_en, lam_fr = _en(lam, "g"), _fr(lam, "g")
+        lead = None if diagnose is None else diagnose(lam, y, d, out, inferred)
+        if lead is not None:
+            return Feedback(False, f"For λ = {lam_en}, {lead[0]} At{where_en[2:]}",
+                            f"Pour λ = {lam_fr}, {lead[1]} En{where_fr[2:]}")
         if regions is None or hint is None:
             return Feedback(False, f"For λ = {lam_en}, {where_en}", f"Pour λ = {lam_fr}, {where_fr}")
         parts_en, parts_fr, flags = [], [], []
@@ -213,10 +237,48 @@ def check_l2_free_energy(free_energy: Callable[[Tensor, float], Tensor]) -> Feed
                          "length s of (d − s)² + λs² to find the factor.",
              f"Pour λ = {_fr(lam, 'g')}, vous renvoyez λ·d(y)² : minimisez (d − s)² + λs² "
              "par rapport à la longueur s du décalage pour trouver le facteur."),
+            (lam**2 / (1 + lam) ** 2 * d**2,
+             "You return λ²/(1 + λ)²·d(y)², the cost (ρ − s*)² that the best offset "
+             "s* = ρ/(1 + λ) leaves, without its penalty λs*² = λρ²/(1 + λ)². F is their sum.",
+             "Vous renvoyez λ²/(1 + λ)²·d(y)², le coût (ρ − s*)² que laisse le meilleur décalage "
+             "s* = ρ/(1 + λ), sans sa pénalité λs*² = λρ²/(1 + λ)². F est leur somme."),
+            (lam / (1 + lam) ** 2 * d**2,
+             "You return λ/(1 + λ)²·d(y)², the penalty λs*² of the best offset s* = ρ/(1 + λ), "
+             "without the cost (ρ − s*)² = λ²ρ²/(1 + λ)² that it leaves. F is their sum.",
+             "Vous renvoyez λ/(1 + λ)²·d(y)², la pénalité λs*² du meilleur décalage "
+             "s* = ρ/(1 + λ), sans le coût (ρ − s*)² = λ²ρ²/(1 + λ)² qu'il laisse. F est leur "
+             "somme."),
+            (d**2 / (1 + lam) ** 2,
+             "You return d(y)²/(1 + λ)², the squared length s*² of the best offset "
+             "s* = ρ/(1 + λ): F is the energy that this offset reaches, (ρ − s*)² + λs*².",
+             "Vous renvoyez d(y)²/(1 + λ)², le carré de la longueur s* = ρ/(1 + λ) du meilleur "
+             "décalage : F est l'énergie qu'atteint ce décalage, (ρ − s*)² + λs*²."),
+            (lam / (1 + lam) * d,
+             "You return λ/(1 + λ)·d(y): the energy is quadratic in the distance, "
+             "F = λ/(1 + λ)·d(y)².",
+             "Vous renvoyez λ/(1 + λ)·d(y) : l'énergie est quadratique en la distance, "
+             "F = λ/(1 + λ)·d(y)²."),
         ]
+
+    def diagnose(lam: float, y: Tensor, d: Tensor, out: Tensor, inferred: Tensor
+                 ) -> tuple[str, str] | None:
+        """An answer k·d(y)² with the wrong factor k: say k, and the limits it must have."""
+        far = d > 0.05
+        k = out[far] / d[far] ** 2
+        if float(k.max() - k.min()) > 1e-3 * float(k.abs().max()) + 1e-9:
+            return None
+        mean, right = float(k.mean()), lam / (1 + lam)
+        return (f"your F is proportional to d(y)², but with the factor {_en(mean)} instead of "
+                f"λ/(1 + λ) = {_en(right)}. Check the limits: the factor must tend to 0 as λ → 0 "
+                "(a free offset explains every point) and to 1 as λ → ∞ (no offset, F = d²).",
+                f"votre F est proportionnelle à d(y)², mais avec le facteur {_fr(mean)} au lieu de "
+                f"λ/(1 + λ) = {_fr(right)}. Vérifiez les limites : le facteur doit tendre vers 0 "
+                "quand λ → 0 (un décalage gratuit explique tous les points) et vers 1 quand "
+                "λ → ∞ (sans décalage, F = d²).")
 
     return _check_toy_free_energy(
         free_energy, SquaredL2, (0.25, 1.0, 4.0), seed=2, atol=1e-5, mistakes=mistakes,
+        diagnose=diagnose,
         right=Feedback(True, "Right: F(y) = λ/(1+λ) · d(y)², as inference finds.",
                        "Juste : F(y) = λ/(1+λ) · d(y)², comme le trouve l'inférence."))
 
@@ -315,6 +377,11 @@ def check_l1_free_energy(free_energy: Callable[[Tensor, float], Tensor],
         if both and not near:
             return ("Look at the linear branch of H_λ: λ|s| − λ²/4 for |s| > λ/2.",
                     "Regardez la branche affine de H_λ : λ|s| − λ²/4 pour |s| > λ/2.")
+        if near and both and huber is not None:
+            return ("Several regions are wrong, although your H_λ is right: check the sum over "
+                    "the two coordinates and the minimum over t.",
+                    "Plusieurs régions sont fausses, bien que votre H_λ soit juste : vérifiez la "
+                    "somme sur les deux coordonnées et le minimum par rapport à t.")
         if near and both:
             return ("Several regions are wrong: check H_λ on its own first (pass it to the "
                     "checker as a second argument), then the sum over the two coordinates and "
@@ -350,9 +417,28 @@ def check_l1_free_energy(free_energy: Callable[[Tensor, float], Tensor],
         which = torch.cat([near, axis, diagonal])
         return c[which] + length[:, None] * normal[which]
 
+    def diagnose(lam: float, y: Tensor, d: Tensor, out: Tensor, inferred: Tensor
+                 ) -> tuple[str, str] | None:
+        """A minimum over too few positions t: never below F, a little above it in every region."""
+        excess = out - inferred
+        wrong = excess.abs() > 1e-4 + 1e-3 * inferred.abs()
+        every_region = all(bool((wrong & mask).any()) for mask, _, _ in regions(lam, y)
+                           if bool(mask.any()))
+        if not (every_region and bool((excess >= -1e-4).all()) and float(excess.max()) < 0.05):
+            return None
+        top = float(excess.max())
+        return (f"your F is never below the free energy that inference finds, and above it at "
+                f"{int(wrong.sum())} of the 48 points, by at most {_en(top)}: that is what a minimum "
+                "over too few positions t gives, the best t falling between two of yours. Try a "
+                "few thousand positions.",
+                f"votre F n'est jamais inférieure à l'énergie libre que trouve l'inférence, et la "
+                f"dépasse en {int(wrong.sum())} des 48 points, d'au plus {_fr(top)} : c'est ce que "
+                "donne un minimum sur trop peu de positions t, le meilleur t tombant entre deux "
+                "des vôtres. Essayez quelques milliers de positions.")
+
     return _check_toy_free_energy(
         free_energy, L1, (0.25, 1.0), seed=3, atol=1e-4, mistakes=mistakes, regions=regions,
-        hint=hint, points=points,
+        hint=hint, points=points, diagnose=diagnose,
         right=Feedback(True, "Right: F(y) = min_t Σ_i H_λ(y_i − c_i(t)), as inference finds"
                        + (", and H_λ(d) is the minimum over s of (d − s)² + λ|s|."
                           if huber is not None else "."),
@@ -474,7 +560,8 @@ def _cost_gradient(y: Tensor, z: Tensor, scale: float = 1.0) -> Tensor:
 
 def _one_step(y: Tensor, z: Tensor, lam: float, step: float, variant: str = "right") -> Tensor:
     """One proximal gradient step on z = (t, u), or a classic wrong version of it."""
-    g = _cost_gradient(y, z, 0.5 if variant == "half gradient" else 1.0)
+    scale = {"half gradient": 0.5, "batch mean": 1 / len(y)}.get(variant, 1.0)
+    g = _cost_gradient(y, z, scale)
     sign = -1.0 if variant == "ascent" else 1.0
     v = z - sign * step * g
     t, u = v[:, :1], v[:, 1:]
@@ -484,6 +571,8 @@ def _one_step(y: Tensor, z: Tensor, lam: float, step: float, variant: str = "rig
                   "threshold ηλ/2": step * lam / 2}
     if variant == "subgradient":
         u = u - step * lam * torch.sign(z[:, 1:])
+    elif variant == "subgradient and shrinkage":
+        u = soft_threshold(u - step * lam * torch.sign(z[:, 1:]), step * lam)
     else:
         u = soft_threshold(u, thresholds.get(variant, step * lam))
     if variant == "shrink t":
@@ -503,6 +592,21 @@ _STEP_MISTAKES = {
         "Après un pas, votre u fait un pas de sous-gradient η·λ·sign(u) : il saute par-dessus 0 "
         "sans jamais s'y poser, et le code n'est jamais exactement épars. Rétrécissez plutôt : "
         "u ← h_ηλ(v)."),
+    "subgradient and shrinkage": (
+        "After one step, your u has paid the L1 term twice: once through the gradient of λ|u| "
+        "(your cost includes the regularizer) and once through the shrinkage. The gradient step "
+        "is on the squared error alone; the shrinkage takes care of λ|u|.",
+        "Après un pas, votre u a payé deux fois le terme L1 : une fois par le gradient de λ|u| "
+        "(votre coût contient le régularisateur), et une fois par le rétrécissement. Le pas de "
+        "gradient porte sur la seule erreur quadratique ; le rétrécissement s'occupe de λ|u|."),
+    "batch mean": (
+        "After one step, your gradient step is B times too small: you differentiated the mean of "
+        "the costs over the batch, which divides each sample's gradient by B. Sum the costs (the "
+        "samples do not interact), so that each sample takes its own step of size η.",
+        "Après un pas, votre pas de gradient est B fois trop petit : vous avez dérivé la moyenne "
+        "des coûts sur le lot, ce qui divise le gradient de chaque exemple par B. Sommez les coûts "
+        "(les exemples n'interagissent pas), pour que chaque exemple fasse son propre pas de "
+        "taille η."),
     "threshold λ": (
         "After one step, your u is shrunk by λ: a step of size η shrinks by η·λ.",
         "Après un pas, votre u est rétréci de λ : un pas de taille η rétrécit de η·λ."),
