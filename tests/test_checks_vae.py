@@ -142,6 +142,7 @@ def _shift_by_kl(factor):
     (_shift_by_kl(-1.0), "gap", "l'écart"),
     (lambda lj, y, mu, lv, eps: elbo_jensen(lj, y, mu, lv, eps)[:2], "one bound per observation",
      "pour chaque observation"),
+    (lambda lj, y, mu, lv, eps: (lj(y, mu) - log_q(lv, eps)).mean(0), "at the centre μ", "au centre μ"),
 ])
 def test_elbo_names_wrong_bounds(monkeypatch, wrong, en, fr):
     says(check_elbo(wrong), monkeypatch, en, fr)
@@ -160,6 +161,13 @@ def test_reparameterize_accepts_two_ways(monkeypatch, right):
 @pytest.mark.parametrize("wrong, en, fr", [
     (lambda mu, lv, eps: mu + lv.exp() * eps, "variance", "variance"),
     (lambda mu, lv, eps: (mu + torch.exp(0.5 * lv) * eps).detach(), "no gradient", "aucun gradient"),
+    (lambda mu, lv, eps: mu + torch.exp(0.5 * lv) * torch.randn_like(mu), "draws its own noise",
+     "tire son propre bruit"),
+    (lambda mu, lv, eps: torch.normal(mu, torch.exp(0.5 * lv)), "draws its own noise",
+     "tire son propre bruit"),
+    (lambda mu, lv, eps: mu - torch.exp(0.5 * lv) * eps, "Wrong sign", "Mauvais signe"),
+    (lambda mu, lv, eps: mu + torch.exp(0.5 * lv) * eps + 0.01, "largest difference is 0.01",
+     "le plus grand écart vaut 0,01"),
 ])
 def test_reparameterize_names_wrong_draws(monkeypatch, wrong, en, fr):
     says(check_reparameterize(wrong), monkeypatch, en, fr)
@@ -233,6 +241,8 @@ def test_beta_prediction_accepts_the_measured_directions(monkeypatch):
     (lambda: {"R": ">", "C": "=", "sigma": ">", "mu": "<"}, "every nat", "chaque nat"),
     (lambda: {"R": "<", "C": ">", "sigma": ">"}, "four answers", "quatre réponses"),
     (lambda: {"R": "less", "C": ">", "sigma": ">", "mu": "<"}, 'must be "<"', 'doit être "<"'),
+    (lambda: {"R": "<", "C": ">", "sigma": ">", "mu": "="}, "‖μ‖ would stay within 5 %, but it went from "
+     "4.65 to 2.76", "‖μ‖ resterait stable (à 5 % près), mais sa valeur est passée de 4,65 à 2,76"),
 ])
 def test_beta_prediction_explains_wrong_predictions(monkeypatch, predict, en, fr):
     says(check_beta_prediction(predict, BEFORE, AFTER), monkeypatch, en, fr)

@@ -90,10 +90,20 @@ def _known_mistake(out: Tensor, guesses: list[tuple[Tensor, str, str]], *, rtol:
     return None
 
 
+def _en(x: float, spec: str = ".4f") -> str:
+    """A number for an English message (true minus sign)."""
+    return format(x, spec).replace("-", "\u2212")
+
+
+def _fr(x: float, spec: str = ".4f") -> str:
+    """A number written the French way (decimal comma, true minus sign)."""
+    return format(x, spec).replace(".", ",").replace("-", "\u2212")
+
+
 def _wrong_values(out: Tensor, right: Tensor) -> Feedback:
     gap = float((out - right).abs().max())
-    return Feedback(False, f"Wrong values: the largest difference is {gap:.3g}.",
-                    f"Valeurs fausses : le plus grand écart vaut {format(gap, '.3g').replace('.', ',')}.")
+    return Feedback(False, f"Wrong values: the largest difference is {_en(gap, '.3g')}.",
+                    f"Valeurs fausses : le plus grand écart vaut {_fr(gap, '.3g')}.")
 
 
 def _shape(out: Tensor, want: tuple[int, ...]) -> Feedback | None:

@@ -21,6 +21,8 @@ from ..toy import CurveDecoder, curve, distance_to_curve
 from ._feedback import (
     Feedback,
     _call,
+    _en,
+    _fr,
     _invoke,
     _known_mistake,
     _run,
@@ -32,14 +34,6 @@ __all__ = ["check_l1_free_energy", "check_l2_free_energy", "check_toy_energy",
 
 
 # -- small helpers --------------------------------------------------------------------------
-
-def _en(x: float, spec: str = ".4f") -> str:
-    return format(x, spec).replace("-", "−")
-
-
-def _fr(x: float, spec: str = ".4f") -> str:
-    """A number written the French way (decimal comma, true minus sign)."""
-    return format(x, spec).replace(".", ",").replace("-", "−")
 
 
 def _point(y: Tensor, fr: bool) -> str:

@@ -19,6 +19,8 @@ from ..dictionary import dictionary_step, normalize_columns
 from ._feedback import (
     Feedback,
     _call,
+    _en,
+    _fr,
     _invoke,
     _known_mistake,
     _run,
@@ -29,14 +31,6 @@ __all__ = ["check_dictionary_step", "check_lambda_for_k", "check_lambda_predicti
 
 
 # -- small helpers --------------------------------------------------------------------------
-
-def _en(x: float, spec: str = ".4f") -> str:
-    return format(x, spec).replace("-", "−")
-
-
-def _fr(x: float, spec: str = ".4f") -> str:
-    """A number written the French way (decimal comma, true minus sign)."""
-    return format(x, spec).replace(".", ",").replace("-", "−")
 
 
 def _listing(items: list[str], fr: bool) -> str:

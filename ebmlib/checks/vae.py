@@ -20,6 +20,8 @@ from torch import Tensor
 from ._feedback import (
     Feedback,
     _call,
+    _en,
+    _fr,
     _invoke,
     _known_mistake,
     _run,
@@ -32,14 +34,6 @@ __all__ = ["check_beta_prediction", "check_elbo", "check_gaussian_kl", "check_re
 _F64 = torch.float64
 _LOG_2PI = math.log(2 * math.pi)
 
-
-def _en(x: float, spec: str = ".4f") -> str:
-    return format(x, spec).replace("-", "−")
-
-
-def _fr(x: float, spec: str = ".4f") -> str:
-    """A number written the French way (decimal comma, true minus sign)."""
-    return format(x, spec).replace(".", ",").replace("-", "−")
 
 
 def _indices(idx: Tensor, fr: bool) -> str:
@@ -292,8 +286,8 @@ def check_elbo(elbo: Callable[[Callable[[Tensor, Tensor], Tensor], Tensor, Tenso
     checker tests that the bound equals log p(y) when q is the posterior (Jensen's
     inequality is then an equality), that it lies below log p(y) for another ball, and that
     the gap is KL(q ‖ p(z | y)); it names the classic slips (no − log q, the log of the
-    average, a missing 2π or ½ in log q, the variance for the standard deviation, a sum over
-    the draws, −ELBO for the ELBO).
+    average, a missing 2π or ½ in log q, the variance for the standard deviation, log p(y, z)
+    at the centre μ instead of at the drawn codes, a sum over the draws, −ELBO for the ELBO).
     """
     model = _LinearGaussian()
     g = model.generator
@@ -361,6 +355,11 @@ def check_elbo(elbo: Callable[[Callable[[Tensor, Tensor], Tensor], Tensor, Tenso
          "In log q(z | y), divide (z − μ)² by σ²: log q = − ½ Σ (log 2π + log σ² + (z − μ)²/σ²).",
          "Dans log q(z | y), divisez (z − μ)² par σ² : "
          "log q = − ½ Σ (log 2π + log σ² + (z − μ)²/σ²)."),
+        ((model.log_joint(y, mu) - log_q).mean(0),
+         "You evaluated log p(y, z) at the centre μ of the ball: the bound averages over codes drawn "
+         "from it, z = μ + σ ε, one for each of the K draws of ε.",
+         "Vous avez calculé log p(y, z) au centre μ de la boule : la borne est une moyenne sur des "
+         "codes tirés dans la boule, z = μ + σ ε, un pour chacun des K tirages de ε."),
         ((model.log_joint(y, z_var) - log_q).mean(0),
          "Draw z = μ + σ ε with the standard deviation σ = exp(½ logvar), not the variance.",
          "Tirez z = μ + σ ε avec l'écart type σ = exp(½ logvar), et non la variance."),
@@ -425,7 +424,9 @@ def check_elbo(elbo: Callable[[Callable[[Tensor, Tensor], Tensor], Tensor, Tenso
 
 def check_reparameterize(reparameterize: Callable[[Tensor, Tensor, Tensor], Tensor]) -> Feedback:
     """Check ``reparameterize(mu, logvar, eps)`` = μ + σ ⊙ ε with σ = exp(½ logvar), (B, d),
-    and that gradients reach μ and logvar (nothing detached)."""
+    and that gradients reach μ and logvar (nothing detached). It names the classic slips: the
+    variance for the standard deviation, logvar for σ, no μ, no ε, the sign of σ ε, and noise
+    drawn inside the function instead of the eps given (two calls then disagree)."""
     g = torch.Generator().manual_seed(7)
     mu0 = torch.randn(5, 4, generator=g, dtype=_F64)
     logvar0 = torch.randn(5, 4, generator=g, dtype=_F64)
@@ -442,6 +443,17 @@ def check_reparameterize(reparameterize: Callable[[Tensor, Tensor, Tensor], Tens
     sigma = torch.exp(0.5 * logvar0)
     right = mu0 + sigma * eps
     if not torch.allclose(value, right, atol=1e-8):
+        again, bad = _call(reparameterize, mu0.clone(), logvar0.clone(), eps.clone())
+        if bad is None and again.shape == out.shape and not torch.allclose(
+                again.detach().to(_F64), value, atol=1e-8):
+            return Feedback(False, "Two calls with the same mu, logvar and eps give different codes: your "
+                                   "function draws its own noise. Use the eps it receives, "
+                                   "z = μ + σ ε: the noise is drawn outside, so that the draw is a "
+                                   "deterministic function of μ and σ.",
+                            "Deux appels avec les mêmes mu, logvar et eps donnent des codes différents : "
+                            "votre fonction tire son propre bruit. Utilisez l'eps qu'elle reçoit, "
+                            "z = μ + σ ε : le bruit est tiré à l'extérieur, pour que le tirage soit une "
+                            "fonction déterministe de μ et de σ.")
         guesses = [
             (mu0 + logvar0.exp() * eps, "You scaled ε by the variance σ² = exp(logvar); scale it by "
                                         "the standard deviation σ = exp(½ logvar).",
@@ -452,6 +464,10 @@ def check_reparameterize(reparameterize: Callable[[Tensor, Tensor, Tensor], Tens
             (sigma * eps, "You forgot the centre of the ball: add μ.",
              "Vous avez oublié le centre de la boule : ajoutez μ."),
             (mu0 + sigma, "Multiply σ by the noise ε.", "Multipliez σ par le bruit ε."),
+            (mu0 - sigma * eps, "Wrong sign: z = μ + σ ε. (−ε has the same law as ε, but the checker "
+                                "gives you ε and expects the code it defines.)",
+             "Mauvais signe : z = μ + σ ε. (−ε suit la même loi que ε, mais le correcteur vous donne "
+             "ε et attend le code qu'il définit.)"),
         ]
         for guess, en, fr in guesses:
             if torch.allclose(value, guess, atol=1e-8):
@@ -706,7 +722,7 @@ def check_beta_prediction(predict: Callable[[], dict], before: Mapping[str, floa
         "mu": "le ressort ½μ² est plus raide, et les centres se rapprochent de l'origine",
     }
     words_en = {"<": "fall", "=": "stay within 5 %", ">": "grow"}
-    words_fr = {"<": "baisserait", "=": "resterait à 5 % près", ">": "augmenterait"}
+    words_fr = {"<": "baisserait", "=": "resterait stable (à 5 % près)", ">": "augmenterait"}
 
     def because(key: str, fr: bool) -> str:
         if truth[key] != expected[key]:
