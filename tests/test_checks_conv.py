@@ -6,8 +6,14 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from ebmlib.checks import check_conv_adjoint, check_conv_fista_step, check_lambda_kernels
-from ebmlib.conv import decode, decode_adjoint, normalize_kernels
+from ebmlib.checks import (
+    check_conv_adjoint,
+    check_conv_energy,
+    check_conv_fista_step,
+    check_conv_lipschitz,
+    check_lambda_kernels,
+)
+from ebmlib.conv import conv_energy, decode, decode_adjoint, normalize_kernels
 
 
 def said(feedback, monkeypatch):
@@ -16,6 +22,122 @@ def said(feedback, monkeypatch):
     en = str(feedback)
     monkeypatch.setenv("EBMLIB_LANG", "fr")
     return en, str(feedback)
+
+
+# -- the energy (implementation) -----------------------------------------------------------
+
+def energy_by_hand(y, K, z, lam, *, half=0.5, lam_half=1.0, reduce="sum"):
+    """The energy, with knobs that reproduce the classic mistakes (defaults: right)."""
+    sq, l1 = (y - decode(z, K)).pow(2), z.abs()
+    if reduce == "mean":
+        sq, l1 = sq.mean((1, 2, 3)), l1.mean((1, 2, 3))
+    else:
+        sq, l1 = sq.sum((1, 2, 3)), l1.sum((1, 2, 3))
+    return half * sq + lam_half * lam * l1
+
+
+def energy_image_by_image(y, K, z, lam):
+    """Another right answer: one image at a time, with the library's energy."""
+    return torch.stack([conv_energy(y[b:b + 1], K, z[b:b + 1], lam)[0] for b in range(len(y))])
+
+
+@pytest.mark.parametrize("right", [energy_by_hand, conv_energy, energy_image_by_image])
+def test_energy_accepts_right_answers(right):
+    assert check_conv_energy(right)
+
+
+@pytest.mark.parametrize("knobs, en, fr", [
+    (dict(half=1.0), "You forgot the ½", "Vous avez oublié le ½"),
+    (dict(lam_half=0.5), "you halved λ Σ_i ‖Z_i‖₁ too", "vous avez aussi divisé λ Σ_i ‖Z_i‖₁ par deux"),
+    (dict(reduce="mean"), "You averaged both terms", "Vous avez pris la moyenne des deux termes"),
+    (dict(lam_half=0.0), "the reconstruction term alone", "le terme de reconstruction seul"),
+    (dict(half=0.3), "Wrong value: for image", "Valeur fausse : pour l'image"),
+])
+def test_energy_names_the_mistake(monkeypatch, knobs, en, fr):
+    feedback = check_conv_energy(lambda *args: energy_by_hand(*args, **knobs))
+    assert not feedback
+    text_en, text_fr = said(feedback, monkeypatch)
+    assert en in text_en, text_en
+    assert fr in text_fr, text_fr
+    if "Wrong value" in text_en:
+        assert "." in text_en.split("give")[1] and "," in text_fr.split("donnez")[1]  # 1.5 / 1,5
+
+
+def test_energy_names_a_mean_of_the_squared_error(monkeypatch):
+    def mean_error(y, K, z, lam):
+        return 0.5 * (y - decode(z, K)).pow(2).mean((1, 2, 3)) + lam * z.abs().sum((1, 2, 3))
+
+    text_en, text_fr = said(check_conv_energy(mean_error), monkeypatch)
+    assert "You averaged the squared error over the pixels" in text_en
+    assert "Vous avez pris la moyenne de l'erreur quadratique sur les pixels" in text_fr
+
+
+# -- the Lipschitz constant in the Fourier domain (derivation) ------------------------------
+
+def lipschitz_by_fft(K, size):
+    return float(torch.fft.fft2(K[:, 0], s=size).abs().pow(2).sum(0).max())
+
+
+def lipschitz_by_rfft(K, size):
+    """Another right answer: the half spectrum of a real signal holds every gain."""
+    return torch.fft.rfft2(K, s=size).abs().pow(2).sum((0, 1)).max()  # a tensor, accepted
+
+
+def lipschitz_by_power_iteration(K, size):
+    """Another right answer: ‖D‖² measured on the circular operator itself."""
+    z = torch.randn(1, K.shape[0], *size, generator=torch.Generator().manual_seed(0), dtype=K.dtype)
+    for _ in range(3000):
+        z = decode_adjoint(decode(z, K, "circular"), K, "circular")
+        z = z / z.norm()
+    return float(decode(z, K, "circular").pow(2).sum())
+
+
+@pytest.mark.parametrize("right", [lipschitz_by_fft, lipschitz_by_rfft])
+def test_lipschitz_accepts_right_answers(right):
+    assert check_conv_lipschitz(right)
+
+
+def test_lipschitz_is_the_norm_of_the_operator():
+    # The checker's value is ‖D‖², which power iteration reaches from below.
+    g = torch.Generator().manual_seed(7)
+    K = torch.randn(4, 1, 5, 5, generator=g, dtype=torch.float64)
+    K = K - K.mean((-2, -1), keepdim=True)
+    for size in ((16, 12), (9, 14)):
+        assert abs(lipschitz_by_power_iteration(K, size) / lipschitz_by_fft(K, size) - 1) < 1e-4
+
+
+@pytest.mark.parametrize("wrong, en, fr", [
+    (lambda K, size: float(torch.fft.fft2(K[:, 0]).abs().pow(2).sum(0).max()),
+     "Pad the kernels to the image size (s=size)", "Complétez les noyaux par des zéros"),
+    (lambda K, size: lipschitz_by_fft(K, size) ** 0.5, "This is ‖D‖, the largest gain",
+     "C'est ‖D‖, le plus grand gain"),
+    (lambda K, size: float(torch.fft.fft2(K[:, 0], s=size, norm="ortho").abs().pow(2).sum(0).max()),
+     "With norm='ortho'", "Avec norm='ortho'"),
+    (lambda K, size: float(torch.fft.fft2(K[:, 0], s=size).abs().pow(2).sum()),
+     "sum of Σ_i |K̂_i(f)|² over all frequencies", "somme de Σ_i |K̂_i(f)|² sur toutes les fréquences"),
+    (lambda K, size: float(torch.fft.fft2(K[:, 0], s=size).abs().pow(2).amax(0).max()),
+     "Sum over the kernels at each frequency", "Sommez sur les noyaux à chaque fréquence"),
+    (lambda K, size: float(torch.fft.fft2(K[:, 0], s=size).sum(0).abs().pow(2).max()),
+     "not the transforms themselves", "et non les transformées elles-mêmes"),
+    (lambda K, size: 1.1 * lipschitz_by_fft(K, size), "For images of 16 × 12 you give",
+     "Pour des images de 16 × 12, vous donnez"),
+    (lambda K, size: lipschitz_by_fft(K, size) if size == (16, 12) else 0.0, "For images of 9 × 14",
+     "Pour des images de 9 × 14"),
+])
+def test_lipschitz_names_the_mistake(monkeypatch, wrong, en, fr):
+    feedback = check_conv_lipschitz(wrong)
+    assert not feedback
+    text_en, text_fr = said(feedback, monkeypatch)
+    assert en in text_en, text_en
+    assert fr in text_fr, text_fr
+
+
+def test_lipschitz_stub_is_not_implemented(monkeypatch):
+    def stub(K, size):
+        raise NotImplementedError
+
+    text_en, text_fr = said(check_conv_lipschitz(stub), monkeypatch)
+    assert "Not implemented" in text_en and "Pas encore implémenté" in text_fr
 
 
 # -- the adjoint (derivation) -----------------------------------------------------------
@@ -78,12 +200,13 @@ def h(v, theta):
 
 
 def fista_step(x_prev, v, t, y, K, lam, L, *, threshold=None, sign=1.0, step=None, momentum=True,
-               weight=None, t_rule=None, adjoint=True, start="v", residual_y=True):
+               weight=None, t_rule=None, adjoint=True, start="v", residual_y=True, shrink=h):
     """A FISTA step with knobs that reproduce the classic mistakes (defaults: right)."""
     base = v if start == "v" else x_prev
     residual = decode(base, K) - (y if residual_y else 0)
     grad = decode_adjoint(residual, K) if adjoint else residual
-    x = h(base - sign * (1 / L if step is None else step) * grad, lam / L if threshold is None else threshold)
+    step = 1 / L if step is None else step
+    x = shrink(base - sign * step * grad, lam / L if threshold is None else threshold)
     t_next = (1 + math.sqrt(1 + 4 * t * t)) / 2 if t_rule is None else t_rule(t)
     beta = (t - 1) / t_next if weight is None else weight(t, t_next)
     return x, (x + beta * (x - x_prev)) if momentum else x, t_next
@@ -116,6 +239,10 @@ def test_fista_step_accepts_right_answers(right):
     (dict(weight=lambda t, t_next: -(t - 1) / t_next), "the wrong way", "du mauvais côté"),
     (dict(t_rule=lambda t: t), "t does not change", "t ne change pas"),
     (dict(t_rule=lambda t: t + 1), "you give 2.0000", "vous donnez 2,0000"),
+    (dict(shrink=lambda u, theta: torch.clamp(u - theta, min=0)), "keeps only the positive part (a ReLU)",
+     "votre rétrécissement ne garde que la partie positive (une ReLU)"),
+    (dict(shrink=lambda u, theta: torch.clamp(u.abs() - theta, min=0)), "Your shrinkage lost the sign",
+     "votre rétrécissement a perdu le signe"),
 ])
 def test_fista_step_names_the_mistake(monkeypatch, knobs, en, fr):
     feedback = check_conv_fista_step(lambda *args: fista_step(*args, **knobs))
@@ -197,6 +324,17 @@ def test_lambda_kernels_measures_what_it_is_given(monkeypatch):
     text_en, text_fr = said(feedback, monkeypatch)
     assert "says (d)" in text_en and "says (a)" in text_en
     assert "dit (d)" in text_fr and "dit (a)" in text_fr
+
+
+def test_lambda_kernels_wants_larger_as_well_as_smoother(monkeypatch):
+    fine_and_large = gabors(8, 0.3, 4.0, phase=math.pi / 2)  # fine stripes over the whole kernel
+    # EDGES are smoother than these (by more than 0.1) but smaller: not (c), larger and smoother.
+    feedback = check_lambda_kernels({0.1: "b", 8.0: "c"}, {0.1: NOISE, 2.0: fine_and_large, 8.0: EDGES})
+    assert not feedback
+    text_en, text_fr = said(feedback, monkeypatch)
+    assert "Not for λ = 8: you predicted (c), but the measurement says (a)" in text_en, text_en
+    assert "their energy spreads over a radius of 1.52 pixels (3.09 at λ = 2)" in text_en, text_en
+    assert "leur énergie s'étale sur un rayon de 1,52 pixels (3,09 avec λ = 2)" in text_fr, text_fr
 
 
 def test_lambda_kernels_reports_a_missing_experiment(monkeypatch):

@@ -41,9 +41,12 @@ def check_conv_energy(energy: Callable[[Tensor, Tensor, Tensor, float], Tensor])
     if torch.allclose(out, right, rtol=1e-5, atol=1e-8):
         return Feedback(True, "Right: ½ of the squared error plus λ times the L1 norm of the maps.",
                         "Juste : la moitié de l'erreur quadratique plus λ fois la norme L1 des cartes.")
+    n_pixels, n_codes = y[0].numel(), z[0].numel()
     guesses = [
         (sq + lam * l1, "You forgot the ½ in front of the squared error.",
          "Vous avez oublié le ½ devant l'erreur quadratique."),
+        (0.5 * (sq + lam * l1), "The ½ multiplies the squared error only: you halved λ Σ_i ‖Z_i‖₁ too.",
+         "Le ½ ne porte que sur l'erreur quadratique : vous avez aussi divisé λ Σ_i ‖Z_i‖₁ par deux."),
         (0.5 * sq, "This is the reconstruction term alone: add λ Σ_i ‖Z_i‖₁.",
          "C'est le terme de reconstruction seul : ajoutez λ Σ_i ‖Z_i‖₁."),
         (0.5 * sq + lam * z.pow(2).sum((1, 2, 3)),
@@ -51,6 +54,16 @@ def check_conv_energy(energy: Callable[[Tensor, Tensor, Tensor, float], Tensor])
          "Votre pénalité est la norme L2 au carré des cartes ; l'énergie utilise la norme L1."),
         (0.5 * sq.sqrt() + lam * l1, "Square the reconstruction error: ‖·‖², not ‖·‖.",
          "Mettez l'erreur de reconstruction au carré : ‖·‖², pas ‖·‖."),
+        (0.5 * sq / n_pixels + lam * l1, "You averaged the squared error over the pixels, as a loss "
+         "function would: the energy sums it over every channel and pixel of the image.",
+         "Vous avez pris la moyenne de l'erreur quadratique sur les pixels, comme le ferait une "
+         "fonction de perte : l'énergie la somme sur tous les canaux et tous les pixels de l'image."),
+        (0.5 * sq / n_pixels + lam * l1 / n_codes, "You averaged both terms over their entries, as a "
+         "loss function would: the energy sums the squared error over every pixel and the absolute "
+         "values over every entry of the maps.",
+         "Vous avez pris la moyenne des deux termes sur leurs composantes, comme le ferait une fonction "
+         "de perte : l'énergie somme l'erreur quadratique sur tous les pixels et les valeurs absolues "
+         "sur toutes les composantes des cartes."),
     ]
     mistake = _known_mistake(out, guesses, rtol=1e-5, atol=1e-8)
     if mistake is not None:
@@ -60,58 +73,87 @@ def check_conv_energy(energy: Callable[[Tensor, Tensor, Tensor, float], Tensor])
                         "Le total est juste, mais pas la valeur de chaque image : ne sommez que sur "
                         "(M ou C, H, W).")
     i = int((out - right).abs().argmax())
-    return Feedback(False, f"Wrong value: for image {i} you give {out[i]:.4f}, expected {right[i]:.4f}.",
-                    f"Valeur fausse : pour l'image {i}, vous donnez {out[i]:.4f} au lieu de "
-                    f"{right[i]:.4f}.")
+    return Feedback(False, f"Wrong value: for image {i} you give {_en(float(out[i]), 4)}, expected "
+                           f"{_en(float(right[i]), 4)}.",
+                    f"Valeur fausse : pour l'image {i}, vous donnez {_fr(float(out[i]), 4)} au lieu de "
+                    f"{_fr(float(right[i]), 4)}.")
 
 
 def check_conv_lipschitz(lipschitz: Callable[[Tensor, tuple[int, int]], float]) -> Feedback:
     """Check ``lipschitz(K, size)`` = ‖D‖² = max_f Σ_i |K̂_i(f)|² for grey kernels K (M, 1, k, k)
-    and the circular boundary on (H, W) = size images."""
+    and the circular boundary on (H, W) = size images.
+
+    Two image sizes are tried, with zero-mean kernels (as edges are), so that the largest gain is
+    not at the frequency 0 that every grid shares: a transform of the kernels at their own size
+    (without s=size) then gives another value. The classic mistakes are named: no square, a
+    maximum over the kernels instead of a sum, |Σ_i K̂_i|², no padding, ‖D‖ instead of ‖D‖², an
+    orthonormal transform, a sum or a mean over frequencies instead of the maximum.
+    """
     from ..conv import conv_lipschitz
 
     g = torch.Generator().manual_seed(7)
     K = torch.randn(4, 1, 5, 5, generator=g, dtype=torch.float64)
-    size = (16, 12)
-    out, problem = _invoke(lipschitz, K.clone(), size)
-    if problem is not None:
-        return problem
-    try:
-        out = float(out)
-    except (TypeError, ValueError, RuntimeError):
-        return Feedback(False, f"Expected a number, received {type(out).__name__}.",
-                        "Un nombre était attendu ; la fonction a renvoyé un objet de type "
-                        f"{type(out).__name__}.")
-    right = conv_lipschitz(K, size, "circular")
-    if abs(out - right) <= 1e-6 * right:
-        return Feedback(True, "Right: the largest squared gain of the operator over all frequencies.",
-                        "Juste : le plus grand gain au carré de l'opérateur sur toutes les fréquences.")
-    K_hat = torch.fft.fft2(K[:, 0], s=size)
-    guesses = [
-        (float(K_hat.abs().sum(0).max()), "Square the moduli: Σ_i |K̂_i(f)|², not Σ_i |K̂_i(f)|.",
-         "Mettez les modules au carré : Σ_i |K̂_i(f)|², pas Σ_i |K̂_i(f)|."),
-        (float(K_hat.abs().pow(2).amax(0).max()),
-         "Sum over the kernels at each frequency before taking the maximum: all maps add up.",
-         "Sommez sur les noyaux à chaque fréquence avant de prendre le maximum : toutes les cartes "
-         "s'ajoutent."),
-        (float(K_hat.sum(0).abs().pow(2).max()),
-         "Sum the squared moduli |K̂_i(f)|², not the transforms themselves: the maps are independent.",
-         "Sommez les modules au carré |K̂_i(f)|², et non les transformées elles-mêmes : les cartes "
-         "sont indépendantes."),
-        (float(torch.fft.fft2(K[:, 0]).abs().pow(2).sum(0).max()),
-         "Pad the kernels to the image size (s=size): the frequencies are those of the image.",
-         "Complétez les noyaux par des zéros jusqu'à la taille de l'image (s=size) : les fréquences "
-         "sont celles de l'image."),
-        (float(K.pow(2).sum()), "This is the total energy of the kernels, the mean of Σ_i |K̂_i(f)|² "
-         "over frequencies (Parseval): take the maximum instead.",
-         "C'est l'énergie totale des noyaux, la moyenne de Σ_i |K̂_i(f)|² sur les fréquences "
-         "(Parseval) : prenez plutôt le maximum."),
-    ]
-    for value, en, fr in guesses:
-        if abs(out - value) <= 1e-6 * abs(value):
-            return Feedback(False, en, fr)
-    return Feedback(False, f"You give {out:.4f}, expected {right:.4f}.",
-                    f"Vous donnez {out:.4f} au lieu de {right:.4f}.")
+    K = K - K.mean((-2, -1), keepdim=True)  # zero-mean kernels: the largest gain is not at f = 0
+    for size in ((16, 12), (9, 14)):
+        out, problem = _invoke(lipschitz, K.clone(), size)
+        if problem is not None:
+            return problem
+        try:
+            out = float(out)
+        except (TypeError, ValueError, RuntimeError):
+            return Feedback(False, f"Expected a number, received {type(out).__name__}.",
+                            "Un nombre était attendu ; la fonction a renvoyé un objet de type "
+                            f"{type(out).__name__}.")
+        right = conv_lipschitz(K, size, "circular")
+        if abs(out - right) <= 1e-6 * right:
+            continue
+        K_hat = torch.fft.fft2(K[:, 0], s=size)
+        gain = K_hat.abs().pow(2).sum(0)  # Σ_i |K̂_i(f)|² at every frequency
+        guesses = [
+            (float(K_hat.abs().sum(0).max()), "Square the moduli: Σ_i |K̂_i(f)|², not Σ_i |K̂_i(f)|.",
+             "Mettez les modules au carré : Σ_i |K̂_i(f)|², pas Σ_i |K̂_i(f)|."),
+            (float(K_hat.abs().pow(2).amax(0).max()),
+             "Sum over the kernels at each frequency before taking the maximum: all maps add up.",
+             "Sommez sur les noyaux à chaque fréquence avant de prendre le maximum : toutes les cartes "
+             "s'ajoutent."),
+            (float(K_hat.sum(0).abs().pow(2).max()),
+             "Sum the squared moduli |K̂_i(f)|², not the transforms themselves: the norm of a row "
+             "(K̂_1(f), ..., K̂_M(f)) is the square root of Σ_i |K̂_i(f)|².",
+             "Sommez les modules au carré |K̂_i(f)|², et non les transformées elles-mêmes : la norme "
+             "d'une ligne (K̂_1(f), ..., K̂_M(f)) est la racine carrée de Σ_i |K̂_i(f)|²."),
+            (float(torch.fft.fft2(K[:, 0]).abs().pow(2).sum(0).max()),
+             "Pad the kernels to the image size (s=size): the frequencies are those of the image.",
+             "Complétez les noyaux par des zéros jusqu'à la taille de l'image (s=size) : les fréquences "
+             "sont celles de l'image."),
+            (float(gain.max().sqrt()), "This is ‖D‖, the largest gain: the step needs its square, "
+             "L = ‖D‖² = max_f Σ_i |K̂_i(f)|².",
+             "C'est ‖D‖, le plus grand gain : le pas demande son carré, L = ‖D‖² = "
+             "max_f Σ_i |K̂_i(f)|²."),
+            (float(gain.max()) / (size[0] * size[1]),
+             "With norm='ortho' the transforms are divided by √(H W); the gains of a convolution are "
+             "the plain transforms of the kernels (the default norm).",
+             "Avec norm='ortho', les transformées sont divisées par √(H W) ; les gains d'une "
+             "convolution sont les transformées ordinaires des noyaux (la normalisation par défaut)."),
+            (float(gain.sum()), "This is the sum of Σ_i |K̂_i(f)|² over all frequencies: take the "
+             "maximum over f, the gain of the worst frequency.",
+             "C'est la somme de Σ_i |K̂_i(f)|² sur toutes les fréquences : prenez le maximum sur f, "
+             "le gain de la pire fréquence."),
+            (float(K.pow(2).sum()), "This is the total energy of the kernels, the mean of Σ_i |K̂_i(f)|² "
+             "over frequencies (Parseval): take the maximum instead.",
+             "C'est l'énergie totale des noyaux, la moyenne de Σ_i |K̂_i(f)|² sur les fréquences "
+             "(Parseval) : prenez plutôt le maximum."),
+        ]
+        for value, en, fr in guesses:
+            if abs(out - value) <= 1e-6 * abs(value):
+                return Feedback(False, en, fr)
+        return Feedback(False, f"For images of {size[0]} × {size[1]} you give {_en(out, 4)}, expected "
+                               f"{_en(right, 4)}.",
+                        f"Pour des images de {size[0]} × {size[1]}, vous donnez {_fr(out, 4)} au lieu "
+                        f"de {_fr(right, 4)}.")
+    return Feedback(True, "Right: the largest squared gain of the operator over all frequencies, for "
+                          "two image sizes.",
+                    "Juste : le plus grand gain au carré de l'opérateur sur toutes les fréquences, "
+                    "pour deux tailles d'image.")
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -230,7 +272,7 @@ def check_conv_adjoint(adjoint: Callable[[Tensor, Tensor], Tensor]) -> Feedback:
             return Feedback(False, f"Right direction, wrong scale: your answer is {_en(scale, 4)} "
                                    "times Dᵀ r. The adjoint has no step size or normalisation.",
                             f"Bonne direction, mauvaise échelle : votre réponse vaut {_fr(scale, 4)} "
-                            "fois Dᵀ r. L'adjoint ne comporte ni pas ni normalisation.")
+                            "fois Dᵀ r. L'adjoint ne fait intervenir ni pas de descente ni normalisation.")
         for di in range(-(k - 1), k):
             for dj in range(-(k - 1), k):
                 if (di, dj) == (0, 0):
@@ -348,6 +390,17 @@ def check_conv_fista_step(step: Callable[..., tuple]) -> Feedback:
                  "without the factor 2 of the earlier chapters.",
                  "L'énergie de ce chapitre a un ½ : le gradient de ½‖y − D z‖² vaut Dᵀ(D z − y), "
                  "sans le facteur 2 des chapitres précédents."),
+                (torch.clamp(v - grad / L - lam / L, min=0),
+                 "Your shrinkage keeps only the positive part (a ReLU): h_{λ/L}(u) = sign(u) "
+                 "max(|u| − λ/L, 0) keeps the negative coefficients too, moved towards 0 by λ/L.",
+                 "Votre rétrécissement ne garde que la partie positive (une ReLU) : h_{λ/L}(u) = "
+                 "sign(u) max(|u| − λ/L, 0) garde aussi les coefficients négatifs, rapprochés de 0 "
+                 "de λ/L."),
+                (torch.clamp((v - grad / L).abs() - lam / L, min=0),
+                 "Your shrinkage lost the sign: h_{λ/L}(u) = sign(u) max(|u| − λ/L, 0), not "
+                 "max(|u| − λ/L, 0).",
+                 "Votre rétrécissement a perdu le signe : h_{λ/L}(u) = sign(u) max(|u| − λ/L, 0), et "
+                 "non max(|u| − λ/L, 0)."),
                 (v - grad / L, "You took the gradient step but forgot the shrinkage h_{λ/L}.",
                  "Vous avez fait le pas de gradient mais oublié le rétrécissement h_{λ/L}."),
                 (_shrink(v - decode_adjoint(decode(v, K), K) / L, lam / L),
@@ -444,17 +497,19 @@ _WHY = {
           "de presque n'importe quels noyaux ; l'apprentissage n'a donc guère de raison de les "
           "éloigner de leur point de départ aléatoire"),
     "c": ("every non-zero coefficient is expensive, so each one must place a kernel that explains "
-          "as many pixels as possible; the kernels spread over their whole support and keep the "
-          "large, smooth structures",
+          "as many pixels as possible; the kernels spread further across their support and keep "
+          "the large, smooth structures",
           "chaque coefficient non nul coûte cher : chacun doit placer un noyau qui explique le plus de "
-          "pixels possible, si bien que les noyaux s'étalent sur tout leur support et gardent les "
-          "structures larges et lisses"),
+          "pixels possible, si bien que les noyaux s'étalent davantage sur leur support et gardent "
+          "les structures larges et lisses"),
 }
 
 
-def _kernel_measures(K: Tensor) -> tuple[float, float]:
-    """Median orientation selectivity and median correlation between neighbouring pixels of the
-    kernels K (M, 1, k, k): about 0.1 and 0 for white noise."""
+def _kernel_measures(K: Tensor) -> tuple[float, float, float]:
+    """Medians over the kernels K (M, 1, k, k) of the orientation selectivity, of the correlation
+    between neighbouring pixels (about 0.1 and 0 for white noise) and of the radius of the
+    kernel's energy, the root mean square distance of its squared values to their centroid, in
+    pixels (√((k² − 1)/6), 3.7 for k = 9, if the energy filled the kernel evenly)."""
     k = K.detach().to("cpu", torch.float64)[:, 0]
     power = torch.fft.fftshift(torch.fft.fft2(k, s=(16, 16)).abs() ** 2, dim=(-2, -1))
     f = torch.arange(16, dtype=torch.float64) - 8
@@ -463,7 +518,11 @@ def _kernel_measures(K: Tensor) -> tuple[float, float]:
     selectivity = ((power * doubled).sum((-2, -1)) / power.sum((-2, -1))).abs()
     neighbours = ((k[:, :, 1:] * k[:, :, :-1]).sum((1, 2)) + (k[:, 1:] * k[:, :-1]).sum((1, 2))) / \
         (2 * k.pow(2).sum((1, 2)))
-    return float(selectivity.median()), float(neighbours.median())
+    energy = k.pow(2) / k.pow(2).sum((1, 2), keepdim=True)
+    x = torch.arange(k.shape[-1], dtype=torch.float64)
+    rows, cols = energy.sum(2), energy.sum(1)  # the energy's marginals, (M, k) each
+    spread = sum((m * x.pow(2)).sum(1) - (m * x).sum(1).pow(2) for m in (rows, cols)).sqrt()
+    return float(selectivity.median()), float(neighbours.median()), float(spread.median())
 
 
 def _alike(K: Tensor) -> float:
@@ -486,7 +545,8 @@ def check_lambda_kernels(prediction: dict, kernels: Callable[[float], Tensor] | 
     equal), or a dict {0.1: ..., 2.0: ..., 8.0: ...}. The measured letter: (d) if the kernels are
     shifted copies of one another (median best |cosine| above 0.9); (b) if their median
     orientation selectivity is below 0.25 and below half of that at λ = 2; (c) if the correlation
-    between neighbouring pixels exceeds that at λ = 2 by more than 0.1; (a) otherwise.
+    between neighbouring pixels exceeds that at λ = 2 by more than 0.1 and the radius of their
+    energy exceeds that at λ = 2 (larger and smoother); (a) otherwise.
     """
     lams = (0.1, 8.0)
     if not isinstance(prediction, dict):
@@ -522,28 +582,30 @@ def check_lambda_kernels(prediction: dict, kernels: Callable[[float], Tensor] | 
                             f"Noyaux en niveaux de gris (M, 1, k, k), avec M >= 2, attendus pour "
                             f"λ = {_lam_fr(lam)} ; reçu : {got}.")
         measured[lam] = (*_kernel_measures(K), _alike(K))
-    sel_2, smooth_2, _ = measured[2.0]
+    sel_2, smooth_2, radius_2, _ = measured[2.0]
     verdict = {}
     for lam in lams:
-        sel, smooth, alike = measured[lam]
+        sel, smooth, radius, alike = measured[lam]
         if alike > 0.9:
             verdict[lam] = "d"
         elif sel < 0.25 and sel < 0.5 * sel_2:
             verdict[lam] = "b"
-        elif smooth > smooth_2 + 0.1:
+        elif smooth > smooth_2 + 0.1 and radius > radius_2:
             verdict[lam] = "c"
         else:
             verdict[lam] = "a"
     lines_en, lines_fr = [], []
     for lam in lams:
-        sel, smooth, _ = measured[lam]
+        sel, smooth, radius, _ = measured[lam]
         got, said = verdict[lam], answers[lam]
         en = (f"the measurement says ({got}), {_CHOICES[got][0]}. The kernels' median "
               f"orientation selectivity is {_en(sel)} ({_en(sel_2)} at λ = 2), and neighbouring pixels "
-              f"correlate at {_en(smooth)} ({_en(smooth_2)} at λ = 2)")
+              f"correlate at {_en(smooth)} ({_en(smooth_2)} at λ = 2); their energy spreads over a "
+              f"radius of {_en(radius)} pixels ({_en(radius_2)} at λ = 2)")
         fr = (f"la mesure dit ({got}), {_CHOICES[got][1]}. La médiane de la sélectivité "
               f"à l'orientation des noyaux vaut {_fr(sel)} ({_fr(sel_2)} avec λ = 2), et la "
-              f"corrélation entre pixels voisins {_fr(smooth)} ({_fr(smooth_2)} avec λ = 2)")
+              f"corrélation entre pixels voisins {_fr(smooth)} ({_fr(smooth_2)} avec λ = 2) ; leur "
+              f"énergie s'étale sur un rayon de {_fr(radius)} pixels ({_fr(radius_2)} avec λ = 2)")
         if got in _WHY:
             en += f". Why: {_WHY[got][0]}"
             fr += f". Pourquoi ? {_WHY[got][1][0].upper()}{_WHY[got][1][1:]}"
