@@ -30,6 +30,27 @@ def gradients_by_autograd(y, z_star, W_e, theta):
     return torch.autograd.grad(loss, (W_e, theta))
 
 
+def gradients_mean_twice(y, z_star, W_e, theta):
+    """θ's gradient averaged over the batch although δ already holds the 1/B."""
+    b = y @ W_e
+    delta = 2 * (h(b, theta) - z_star) / len(y) * (b.abs() > theta)
+    return y.T @ delta, -(delta * torch.sign(b)).mean(0)
+
+
+def gradients_mse_loss(y, z_star, W_e, theta):
+    """Autograd on F.mse_loss, which averages over the m components too."""
+    W_e, theta = W_e.requires_grad_(), theta.requires_grad_()
+    loss = torch.nn.functional.mse_loss(h(y @ W_e, theta), z_star)
+    return torch.autograd.grad(loss, (W_e, theta))
+
+
+def gradients_per_sample(y, z_star, W_e, theta):
+    """θ's gradient left with one row per sample."""
+    b = y @ W_e
+    delta = 2 * (h(b, theta) - z_star) / len(y) * (b.abs() > theta)
+    return y.T @ delta, -delta * torch.sign(b)
+
+
 @pytest.mark.parametrize("right", [gradients_by_hand, gradients_by_autograd])
 def test_gradients_accept_two_right_answers(monkeypatch, right):
     monkeypatch.setenv("EBMLIB_LANG", "en")
@@ -53,6 +74,10 @@ def test_gradients_accept_two_right_answers(monkeypatch, right):
     (lambda *a: (gradients_by_hand(*a)[0], gradients_by_hand(*a)[1] + 0.01),
      "grad_theta is wrong at 8 of its 8 entries", "grad_theta est faux en 8 de ses 8"),
     (lambda *a: gradients_by_hand(*a)[0], "Return 2 things", "Renvoyez 2 objets"),
+    (gradients_mean_twice, "grad_theta is B = 6 times too small: the 1/B of the mean is already",
+     "grad_theta est B = 6 fois trop petit : le 1/B de la moyenne est déjà"),
+    (gradients_mse_loss, "grad_W_e is m = 8 times too small", "grad_W_e est m = 8 fois trop petit"),
+    (gradients_per_sample, "grad_theta has one row per sample", "grad_theta a une ligne pour chaque"),
 ])
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_gradients_name_the_mistake(monkeypatch, lang, wrong, en, fr):
@@ -102,6 +127,14 @@ def bptt_by_autograd(y, z_star, W_e, S, theta):
     return (loss.detach(), *torch.autograd.grad(loss, params))
 
 
+def bptt_mse_loss(y, z_star, W_e, S, theta):
+    """Autograd on F.mse_loss: the loss is averaged over the m components too."""
+    params = [p.requires_grad_() for p in (W_e, S, theta)]
+    b = y @ params[0]
+    loss = torch.nn.functional.mse_loss(h(b + h(b, params[2]) @ params[1].T, params[2]), z_star)
+    return (loss.detach(), *torch.autograd.grad(loss, params))
+
+
 @pytest.mark.parametrize("right", [bptt_by_hand, bptt_by_autograd])
 def test_bptt_accepts_two_right_answers(monkeypatch, right):
     monkeypatch.setenv("EBMLIB_LANG", "en")
@@ -135,6 +168,7 @@ def transpose(i):
     (lambda *a: (bptt_by_hand(*a)[0] * len(a[0]), *bptt_by_hand(*a)[1:]), "sum over the batch",
      "somme sur le lot"),
     (lambda *a: bptt_by_hand(*a)[1:], "Return 4 things", "Renvoyez 4 objets"),
+    (bptt_mse_loss, "mean over all B·m entries", "moyenne sur les B·m composantes"),
 ])
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_bptt_names_the_mistake(monkeypatch, lang, wrong, en, fr):
@@ -180,6 +214,10 @@ def test_prediction_names_the_networks_worse_than_fista(monkeypatch, lang):
         assert "0,42 (K = 1)" in text
 
 
+# The errors on the clean test digits (the student forgot to add the noise)
+CLEAN = {1: (0.175, 0.839), 2: (0.125, 0.762), 4: (0.112, 0.622), 8: (0.115, 0.430)}
+
+
 @pytest.mark.parametrize("prediction, sigma, errors, en, fr", [
     (None, 0.2, DEEPER_LOSES_MORE, "Choose your prediction first", "Choisissez d'abord"),
     ("d", 0.2, DEEPER_LOSES_MORE, 'must be "a", "b" or "c"', 'doit valoir "a", "b" ou "c"'),
@@ -188,6 +226,7 @@ def test_prediction_names_the_networks_worse_than_fista(monkeypatch, lang):
     ("c", 0.2, {1: (0.4, 0.8)}, "at least two depths", "au moins deux"),
     ("c", 0.2, [0.4, 0.8], "must be the dictionary", "doit être le dictionnaire"),
     ("c", 0.2, {1: (0.4, 0.8), 4: (0.8, 0.8), 8: (0.5, 0.8)}, "does not decide", "ne tranche pas"),
+    ("c", 0.2, CLEAN, "measured on the noisy digits", "mesuré sur les chiffres bruités"),
 ])
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_prediction_explains_what_is_missing(monkeypatch, lang, prediction, sigma, errors, en, fr):

@@ -10,6 +10,8 @@ from torch import Tensor
 
 from ._feedback import (
     Feedback,
+    _en,
+    _fr,
     _invoke,
     _known_mistake,
     _run,
@@ -194,8 +196,9 @@ def _close(a: Tensor, b: Tensor) -> bool:
     return a.shape == b.shape and torch.allclose(a, b, rtol=1e-6, atol=1e-9)
 
 
-def _scale_mistakes(out: Tensor, right: Tensor, name: str, B: int) -> Feedback | None:
-    """A forgotten factor 2, a sum over the batch instead of the mean, a wrong sign."""
+def _scale_mistakes(out: Tensor, right: Tensor, name: str, B: int, m: int) -> Feedback | None:
+    """A forgotten factor 2, a sum over the batch instead of the mean, a mean taken twice or
+    over the m components too (F.mse_loss), a wrong sign."""
     guesses = [
         (right / 2, f"{name} is half the right value: the derivative of ‖z − z*‖² is 2 (z − z*).",
          f"{name} vaut la moitié de la bonne valeur : la dérivée de ‖z − z*‖² vaut 2 (z − z*)."),
@@ -207,15 +210,20 @@ def _scale_mistakes(out: Tensor, right: Tensor, name: str, B: int) -> Feedback |
                         "from the square.",
          f"{name} est B/2 fois trop grand : il faut la moyenne sur le lot et le facteur 2 du "
          "carré."),
+        (right / B, f"{name} is B = {B} times too small: the 1/B of the mean is already in δ, "
+                    "so add up the contributions of the samples, do not average them again.",
+         f"{name} est B = {B} fois trop petit : le 1/B de la moyenne est déjà dans δ ; "
+         "additionnez donc les contributions des exemples au lieu d'en reprendre la moyenne."),
+        (right / m, f"{name} is m = {m} times too small: the loss averages over the batch only, "
+                    "and adds up the m components of each code, ‖z − z*‖² "
+                    "(.pow(2).sum(1).mean(), not .mean() or F.mse_loss).",
+         f"{name} est m = {m} fois trop petit : la perte fait la moyenne sur le lot seulement, "
+         "et additionne les m composantes de chaque code, ‖z − z*‖² "
+         "(.pow(2).sum(1).mean(), et non .mean() ou F.mse_loss)."),
         (-right, f"{name} has the wrong sign everywhere.",
          f"{name} a le mauvais signe partout."),
     ]
     return _known_mistake(out, guesses, rtol=1e-6, atol=1e-9)
-
-
-def _fr(x: float, spec: str = ".4g") -> str:
-    """A number written the French way (decimal comma)."""
-    return format(x, spec).replace(".", ",")
 
 
 def _where(out: Tensor, right: Tensor, name: str) -> Feedback:
@@ -225,10 +233,10 @@ def _where(out: Tensor, right: Tensor, name: str) -> Feedback:
     places = ", ".join(str(tuple(i) if len(i) > 1 else i[0]) for i in bad[:4])
     if len(bad) > 4:
         return Feedback(False, f"{name} is wrong at {len(bad)} of its {out.numel()} entries "
-                               f"(at {places}, ...); the largest difference is {gap:.3g}.",
+                               f"(at {places}, ...); the largest difference is {_en(gap, '.3g')}.",
                         f"{name} est faux en {len(bad)} de ses {out.numel()} composantes (en "
                         f"{places}...) ; le plus grand écart vaut {_fr(gap, '.3g')}.")
-    return Feedback(False, f"{name} is wrong at {places}; the largest difference is {gap:.3g}.",
+    return Feedback(False, f"{name} is wrong at {places}; the largest difference is {_en(gap, '.3g')}.",
                     f"{name} est faux en {places} ; le plus grand écart vaut {_fr(gap, '.3g')}.")
 
 
@@ -239,7 +247,7 @@ def _diagnose(out: Tensor, right: Tensor, name: str, B: int,
     (A wrong Feedback is falsy: the candidates are compared with None, not chained with or.)
     """
     for found in (_known_mistake(out, guesses, rtol=1e-6, atol=1e-9),
-                  _scale_mistakes(out, right, name, B)):
+                  _scale_mistakes(out, right, name, B, right.shape[-1])):  # m: last axis
         if found is not None:
             return found
     return _where(out, right, name)
@@ -271,9 +279,11 @@ def check_lista_gradients(gradients: Callable[[Tensor, Tensor, Tensor, Tensor], 
                         "b = y @ W_e.")
     if isinstance(out[1], Tensor) and tuple(out[1].shape) == (B, m):
         return Feedback(False, "grad_theta has one row per sample: θ is shared by the whole "
-                               "batch, so add up (average) the contributions of the samples.",
+                               "batch, so add up the contributions of the samples (the 1/B of "
+                               "the mean is already in δ).",
                         "grad_theta a une ligne pour chaque exemple : θ est commun à tout le lot, il "
-                        "faut donc sommer (moyenner) les contributions des exemples.")
+                        "faut donc additionner les contributions des exemples (le 1/B de la "
+                        "moyenne est déjà dans δ).")
     g_W, bad = _tensor(out[0], (n, m), "grad_W_e", "the shape of W_e", "comme W_e")
     if bad is not None:
         return bad
@@ -387,12 +397,19 @@ def check_lista_bptt(gradients: Callable[[Tensor, Tensor, Tensor, Tensor, Tensor
              "La couche 2 reçoit aussi l'entrée : z(2) = h_θ(W_eᵀy + S z(1))."),
             (float(right_loss) * B, "Your loss is the sum over the batch; take the mean.",
              "Votre perte est la somme sur le lot ; prenez la moyenne."),
+            (float(right_loss) / m, f"Your loss is the mean over all B·m entries (what .mean() "
+                                    f"or F.mse_loss give), m = {m} times too small: average "
+                                    "over the batch the sum over the code's components, "
+                                    ".pow(2).sum(1).mean().",
+             f"Votre perte est la moyenne sur les B·m composantes (ce que donnent .mean() ou "
+             f"F.mse_loss), m = {m} fois trop petite : faites la moyenne sur le lot de la somme "
+             "sur les composantes du code, .pow(2).sum(1).mean()."),
         ]
         for value, en, fr in guesses:
             if abs(loss - value) <= 1e-6 * (1 + abs(value)):
                 return Feedback(False, en, fr)
-        return Feedback(False, f"The loss is wrong: expected {float(right_loss):.6g}, received "
-                               f"{loss:.6g}.",
+        return Feedback(False, f"The loss is wrong: expected {_en(float(right_loss), '.6g')}, received "
+                               f"{_en(loss, '.6g')}.",
                         f"La perte est fausse : {_fr(float(right_loss), '.6g')} attendu, "
                         f"{_fr(loss, '.6g')} reçu.")
     shapes = [((n, m), "grad_W_e", "the shape of W_e", "comme W_e"),
@@ -484,19 +501,19 @@ def check_lista_bptt(gradients: Callable[[Tensor, Tensor, Tensor, Tensor, Tensor
     end = float(_loss(y, z_star, *params))
     if not end < start:
         return Feedback(False, f"Your gradients agree with autograd at the start, but "
-                               f"{DESCENT_STEPS} descent steps take the loss from {start:.4g} to "
-                               f"{end:.4g}: check the function on other parameters.",
+                               f"{DESCENT_STEPS} descent steps take the loss from {_en(start, '.4g')} to "
+                               f"{_en(end, '.4g')}: check the function on other parameters.",
                         f"Vos gradients coïncident avec autograd au départ, mais "
-                        f"{DESCENT_STEPS} pas de descente font passer la perte de {_fr(start)} "
-                        f"à {_fr(end)} : vérifiez la fonction avec d'autres paramètres.")
+                        f"{DESCENT_STEPS} pas de descente font passer la perte de {_fr(start, '.4g')} "
+                        f"à {_fr(end, '.4g')} : vérifiez la fonction avec d'autres paramètres.")
     return Feedback(True, f"Right: the loss and the three gradients match autograd, with the "
                           f"shares of both layers added for the shared W_e and θ; {DESCENT_STEPS} "
-                          f"steps of gradient descent with them take the loss from {start:.4g} "
-                          f"to {end:.4g}.",
+                          f"steps of gradient descent with them take the loss from {_en(start, '.4g')} "
+                          f"to {_en(end, '.4g')}.",
                     "Juste : la perte et les trois gradients coïncident avec ceux d'autograd, "
                     "les parts des deux couches étant additionnées pour W_e et θ, qui sont "
                     f"partagés ; {DESCENT_STEPS} pas de descente de gradient font passer la "
-                    f"perte de {_fr(start)} à {_fr(end)}.")
+                    f"perte de {_fr(start, '.4g')} à {_fr(end, '.4g')}.")
 
 
 # -- The amortisation gap under noise (an exploration) ----------------------------------
@@ -552,7 +569,7 @@ def check_amortisation_prediction(prediction: object, sigma: float, errors: obje
     except (TypeError, ValueError):
         return Feedback(False, "sigma must be a number.", "sigma doit être un nombre.")
     if sigma < 0.1:
-        return Feedback(False, f"With σ = {sigma:g} the noise is too weak to tell the networks "
+        return Feedback(False, f"With σ = {_en(sigma, 'g')} the noise is too weak to tell the networks "
                                "apart: take σ = 0.2, and measure again.",
                         f"Avec σ = {_fr(sigma, 'g')}, le bruit est trop faible pour départager "
                         "les réseaux : prenez σ = 0,2 et mesurez de nouveau.")
@@ -566,16 +583,18 @@ def check_amortisation_prediction(prediction: object, sigma: float, errors: obje
         measured = "b"
     else:
         measured = None
-    listing_en = ", ".join(f"{r:.2f} (K = {K})" for K, r in sorted(ratio.items()))
+    listing_en = ", ".join(f"{_en(r, '.2f')} (K = {K})" for K, r in sorted(ratio.items()))
     listing_fr = ", ".join(f"{_fr(r, '.2f')} (K = {K})" for K, r in sorted(ratio.items()))
     said_en = (f"LISTA's error divided by FISTA's, with as many iterations: {listing_en}")
     said_fr = (f"l'erreur de LISTA divisée par celle de FISTA avec autant d'itérations vaut "
                f"{listing_fr}")
     if measured is None:
         return Feedback(False, f"Your measurement does not decide between the three statements "
-                               f"({said_en}); take a larger σ.",
-                        f"Votre mesure ne tranche pas entre les trois affirmations ({said_fr}) ; "
-                        "prenez un σ plus grand.")
+                               f"({said_en}). Check that you measured on the noisy digits, "
+                               "Y_test + sigma * noise; if so, take a larger σ.",
+                        f"Votre mesure ne tranche pas entre les trois affirmations ({said_fr}). "
+                        "Vérifiez que vous avez mesuré sur les chiffres bruités, "
+                        "Y_test + sigma * noise ; si c'est le cas, prenez un σ plus grand.")
     worse = sorted(K for K, r in ratio.items() if r > 1)
     if worse:
         head, last = ", ".join(map(str, worse[:-1])), str(worse[-1])
