@@ -133,18 +133,6 @@ def test_checker_inputs_are_float64_tensors():
     assert seen["dtype"] == (torch.float64, torch.float64)
 
 
-def test_normalize_checker(monkeypatch):
-    from ebmlib.checks import check_normalize
-
-    monkeypatch.setenv("EBMLIB_LANG", "en")
-    assert check_normalize(lambda W: W / W.norm(dim=0, keepdim=True))
-    rows = check_normalize(lambda W: W / W.norm(dim=1, keepdim=True))
-    assert not rows and "rows" in str(rows)
-    whole = check_normalize(lambda W: W / W.norm())
-    assert not whole and "whole matrix" in str(whole)
-    assert not check_normalize(lambda W: -W / W.norm(dim=0, keepdim=True))
-
-
 def test_lambda_for_k_checker(monkeypatch):
     from ebmlib.checks import check_lambda_for_k
     from ebmlib.solvers import fista
@@ -183,39 +171,6 @@ def test_shrink_and_ista_step_checkers(monkeypatch):
     assert not no_shrink and "forgot the shrinkage" in str(no_shrink)
     wrong_threshold = check_ista_step(lambda z, y, W, lam, L: h(z - 2 * (z @ W.T - y) @ W / L, lam))
     assert not wrong_threshold and "λ/L" in str(wrong_threshold)
-
-
-@pytest.mark.parametrize("lang", ["en", "fr"])
-def test_lista_checkers(monkeypatch, lang):
-    from ebmlib.checks import check_lista_layer, check_lista_matrices
-    from ebmlib.solvers import lipschitz
-
-    monkeypatch.setenv("EBMLIB_LANG", lang)
-
-    def matrices(W, lam, factor=2.0, eye=True, threshold=None):
-        L = lipschitz(W)
-        S = -factor / L * W.T @ W
-        if eye:
-            S = S + torch.eye(W.shape[1], dtype=W.dtype)
-        return factor / L * W, S, lam / L if threshold is None else threshold
-
-    assert check_lista_matrices(matrices)
-    half = check_lista_matrices(lambda W, lam: matrices(W, lam, factor=1.0))
-    assert not half and ("factor 2" in str(half) or "facteur 2" in str(half))
-    no_eye = check_lista_matrices(lambda W, lam: matrices(W, lam, eye=False))
-    assert not no_eye and ("identity" in str(no_eye) or "identité" in str(no_eye))
-    assert not check_lista_matrices(lambda W, lam: matrices(W, lam, threshold=lam))
-    assert not check_lista_matrices(lambda W, lam: (W, W))
-
-    def h(v, t):
-        return torch.sign(v) * torch.clamp(v.abs() - t, min=0)
-
-    assert check_lista_layer(lambda z, y, W_e, S, t: h(y @ W_e + z @ S.T, t))
-    transposed = check_lista_layer(lambda z, y, W_e, S, t: h(y @ W_e + z @ S, t))
-    assert not transposed and "z @ S.T" in str(transposed)
-    no_shrink = check_lista_layer(lambda z, y, W_e, S, t: y @ W_e + z @ S.T)
-    assert not no_shrink and "h_θ" in str(no_shrink)
-    assert not check_lista_layer(lambda z, y, W_e, S, t: h(y @ W_e, t))
 
 
 # -- VAE: the Gaussian KL and the reparameterisation ------------------------------------
@@ -397,20 +352,6 @@ def test_run_french_shape_message_needs_no_agreement():
     _, bad = _run(lambda: torch.zeros(3), (), (2,), "the code", "le code")
     assert bad.text["fr"] == "Forme attendue pour le code : (2,) ; reçue : (3,)."
     assert bad.text["en"] == "Expected the code, (2,), received (3,)."
-
-
-def test_lista_french_shape_message_for_a_masculine_subject(monkeypatch):
-    from ebmlib.checks import check_lista_matrices
-    from ebmlib.solvers import lipschitz
-
-    def transposed_W_e(W, lam):
-        L = lipschitz(W)
-        return (2 / L * W).T, torch.eye(W.shape[1], dtype=W.dtype) - 2 / L * W.T @ W, lam / L
-
-    monkeypatch.setenv("EBMLIB_LANG", "fr")
-    text = str(check_lista_matrices(transposed_W_e))
-    assert text.startswith("Forme attendue pour W_e (comme W_d) : (12, 20) ; reçue : (20, 12)")
-    assert "est attendue" not in text  # the old « W_e …, est attendue » was feminine
 
 
 def test_french_wording_of_the_common_messages(monkeypatch):

@@ -13,7 +13,6 @@ from ebmlib.checks import (
     check_dictionary_step,
     check_lambda_for_k,
     check_lambda_prediction,
-    check_normalize,
     check_one_atom_free_energy,
 )
 from ebmlib.checks.sparse_coding import (
@@ -253,11 +252,7 @@ def test_lambda_prediction_rejects_malformed_answers(problem):
 
 # -- the other two checkers: French messages -------------------------------------------------
 
-def test_normalize_and_lambda_for_k_speak_french(monkeypatch):
+def test_lambda_for_k_speaks_french(monkeypatch):
     monkeypatch.setenv("EBMLIB_LANG", "fr")
-    rows = check_normalize(lambda W: W / W.norm(dim=1, keepdim=True))
-    assert not rows and str(rows).startswith("Vous avez normalisé les lignes")
-    scaled = check_normalize(lambda W: 2 * W / W.norm(dim=0, keepdim=True))
-    assert not scaled and "2,000" in str(scaled) and "2.000" not in str(scaled)
     small = check_lambda_for_k(lambda y, W, k: 1e-3)
     assert not small and "augmentez λ" in str(small) and "0,001" in str(small)

@@ -55,7 +55,7 @@ HTTP_TIMEOUT = 30      # s for one REST call
 CELL_TIMEOUT = 180     # s for one cell (the import cell loads torch)
 STOP_TIMEOUT = 20      # s for the server to exit once asked
 
-# What the shrink checker says, in each language (ebmlib.checks.check_shrink and _invoke).
+# What the shrinkage checker says, in each language (ebmlib.checks.check_prox_l1 and _invoke).
 SAYS = {
     "en": {"todo": "Not implemented yet", "wrong": "hard thresholding", "right": "Right:"},
     "fr": {"todo": "Pas encore implémenté", "wrong": "seuillage dur", "right": "Juste :"},
@@ -259,7 +259,7 @@ def test_chapter_opens_and_its_exercise_answers_in_its_language(lab, lang):
     imports = next(s for s in code if "from ebmlib.checks import" in s)
     exercise = next(s for s in code if "def my_shrink" in s and "raise NotImplementedError" in s)
     solution = next(s for s in code if "def my_shrink" in s and "NotImplementedError" not in s)
-    assert exercise.rstrip().endswith("check_shrink(my_shrink)"), exercise
+    assert exercise.rstrip().endswith("check_prox_l1(my_shrink)"), exercise
     wrong = exercise.replace("    raise NotImplementedError", HARD_THRESHOLD)
 
     session = lab.request("POST", "/api/sessions", {

@@ -5,7 +5,7 @@ why the atoms must have unit length; the checker compares with the exact minimum
 its properties), one step of dictionary learning (an implementation, compared with the
 library's step and tested for unit columns and a lower energy), what doubling λ does to
 the codes of the digits (an exploration: the checker runs the experiment), and the λ that
-keeps k atoms. ``check_normalize`` is a warm-up kept for the library's users.
+keeps k atoms.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from ._feedback import (
 )
 
 __all__ = ["check_dictionary_step", "check_lambda_for_k", "check_lambda_prediction",
-           "check_normalize", "check_one_atom_free_energy"]
+           "check_one_atom_free_energy"]
 
 
 # -- small helpers --------------------------------------------------------------------------
@@ -48,35 +48,6 @@ def _pairs(cases: list[tuple[float, float]], fr: bool) -> str:
     if fr:
         return "(λ ; c) = " + _listing([f"({_fr(a, 'g')} ; {_fr(b, 'g')})" for a, b in cases], True)
     return "(λ, c) = " + _listing([f"({a:g}, {b:g})" for a, b in cases], False)
-
-
-def check_normalize(normalize: Callable[[Tensor], Tensor]) -> Feedback:
-    """Check ``normalize(W)``: W_d (n, m) with every column scaled to unit Euclidean norm."""
-    g = torch.Generator().manual_seed(3)
-    W = torch.randn(12, 7, generator=g, dtype=torch.float64) * torch.arange(1, 8, dtype=torch.float64)
-    out, bad = _run(normalize, (W.clone(),), (12, 7), "the shape of W", "le résultat (comme W)")
-    if bad is not None:
-        return bad
-    if torch.allclose(out, normalize_columns(W), atol=1e-6):
-        return Feedback(True, "Right: every atom has unit length and keeps its direction.",
-                        "Juste : chaque atome est de norme 1 et garde sa direction.")
-    if torch.allclose(out, W / W.norm(dim=1, keepdim=True), atol=1e-6):
-        return Feedback(False, "You normalised the rows; the atoms are the columns (dim=0).",
-                        "Vous avez normalisé les lignes ; les atomes sont les colonnes (dim=0).")
-    if torch.allclose(out, W / W.norm(), atol=1e-6):
-        return Feedback(False, "You divided by the norm of the whole matrix; divide each column "
-                               "by its own norm.",
-                        "Vous avez divisé par la norme de toute la matrice ; divisez chaque "
-                        "colonne par sa propre norme.")
-    norms = out.norm(dim=0)
-    if not torch.allclose(norms, torch.ones_like(norms), atol=1e-6):
-        en = ", ".join(_en(float(v), ".3f") for v in norms)
-        fr = " ; ".join(_fr(float(v), ".3f") for v in norms)
-        return Feedback(False, f"The column norms are {en}, not all 1.",
-                        f"Les normes des colonnes valent {fr} : elles ne valent pas toutes 1.")
-    return Feedback(False, "The columns have unit norm but changed direction: only rescale them.",
-                    "Les colonnes sont de norme 1 mais ont changé de direction : "
-                    "ne changez que leur échelle.")
 
 
 # -- the free energy of one atom of length c (derivation) -----------------------------------
