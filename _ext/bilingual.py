@@ -13,6 +13,11 @@ sphinx-book-theme has no language switcher, so this extension:
   ``.ipynb`` that installs ebmlib from the repository, at the commit the site was built
   from, when the kernel lacks it, sets the language of the exercise checkers to the
   edition's, and collapses the cells that the page hides (see :func:`notebook_for_download`);
+* writes the site's settings into code blocks: ``{{ repository_url }}`` and
+  ``{{ repository_name }}`` (MyST substitutions, which MyST does not apply inside code) in
+  the introduction's ``git clone`` lines (:class:`SubstitutionsInCode`), and gives absolute
+  ``hreflang`` links when the site's address is set (``ebm_site_url``, from
+  ``html.baseurl``: see ``_ext/build_site.py``);
 * in the French edition, sets French typography in the prose and the maths
   (:class:`FrenchTypography`) and writes the solution titles as French does
   (« Solution de l'exercice 1 »).
@@ -73,8 +78,9 @@ def _page_context(app: Sphinx, pagename: str, templatename: str, context: dict, 
         return
     # special pages (search, genindex) have a twin too: the other edition builds them
     context["ebm_twin_url"] = f"{up}{twin}/{pagename}.html"
-    links = (f'<link rel="alternate" hreflang="{lang}" href="{up}{lang}/{pagename}.html" />\n'
-             f'<link rel="alternate" hreflang="{twin}" href="{up}{twin}/{pagename}.html" />\n')
+    site = cfg.ebm_site_url or up  # hreflang links should be absolute where the site has an address
+    links = (f'<link rel="alternate" hreflang="{lang}" href="{site}{lang}/{pagename}.html" />\n'
+             f'<link rel="alternate" hreflang="{twin}" href="{site}{twin}/{pagename}.html" />\n')
     context["metatags"] = context.get("metatags", "") + links
 
 
@@ -94,6 +100,29 @@ def _add_colab(app: Sphinx, pagename: str, templatename: str, context: dict, doc
             group["buttons"].append({
                 "type": "link", "text": "Colab", "tooltip": "Colab",
                 "icon": "_static/images/logo_colab.png", "url": colab})
+
+
+class SubstitutionsInCode(SphinxTransform):
+    """``{{ key }}`` in code blocks and inline code, for the keys of ``myst_substitutions``
+    (``repository_url``, ``repository_name``: set by ``_ext/build_site.py`` from
+    ``_config.yml``), so that the introduction's ``git clone`` lines follow the one setting."""
+
+    default_priority = 700
+    _KEY = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+
+    def apply(self, **kwargs) -> None:
+        values = getattr(self.config, "myst_substitutions", None) or {}
+        if not values:
+            return
+        for node in list(self.document.findall(lambda n: isinstance(n, (nodes.literal_block,
+                                                                          nodes.literal)))):
+            for text in list(node.findall(nodes.Text)):
+                new = self._KEY.sub(lambda m: str(values.get(m.group(1), m.group(0))), str(text))
+                if new != str(text):
+                    text.parent.replace(text, nodes.Text(new))
+            if isinstance(node, nodes.literal_block) and node.rawsource:
+                node.rawsource = self._KEY.sub(
+                    lambda m: str(values.get(m.group(1), m.group(0))), node.rawsource)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -372,6 +401,7 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("ebm_twin_language", "fr", "html")
     app.add_config_value("ebm_twin_srcdir", "../fr", "html")
     app.add_config_value("ebm_site_branch", "gh-pages", "html")
+    app.add_config_value("ebm_site_url", "", "html")  # the site's address, or "" (relative links)
     app.connect("config-inited", _config_inited)
     # before pydata-sphinx-theme drops header templates that render empty (priority 500)
     app.connect("html-page-context", _page_context, priority=400)
@@ -381,5 +411,6 @@ def setup(app: Sphinx) -> dict:
     _register_french_citations()
     app.add_post_transform(FrenchSolutionTitles)
     app.add_transform(FrenchTypographyOnRead)
+    app.add_transform(SubstitutionsInCode)
     app.add_post_transform(FrenchTypography)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -14,6 +14,9 @@
 
 Nothing is downloaded when the folder is already there for these versions, so incremental
 builds need no network at all.
+
+``axe_core()`` does the same for the browser test's accessibility audit: axe-core, pinned
+and sha512-checked, cached in ``_build/test-assets/`` (it is not served with the site).
 """
 
 from __future__ import annotations
@@ -83,6 +86,30 @@ def _npm_pack(package: str, version: str, integrity: str, into: Path) -> Path:
     if got != digest:
         raise SystemExit(f"{package}@{version}: the tarball's {algo} is {got}, not {digest}")
     return tarball
+
+
+# The accessibility engine of tests/test_browser.py (not part of the site): npm package,
+# version, sha512 of its tarball (``npm view axe-core@<version> dist.integrity``).
+AXE_CORE = ("axe-core", "4.14.1", "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu"
+                                  "5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==")
+
+
+def axe_core(folder: Path) -> Path:
+    """``folder/axe-core-<version>/axe.min.js``, fetched with ``npm pack`` and checked
+    against the pinned sha512 the first time, then reused with no network."""
+    package, version, integrity = AXE_CORE
+    target = folder / f"{package}-{version}" / "axe.min.js"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        tarball = _npm_pack(package, version, integrity, Path(tmp))
+        with tarfile.open(tarball) as tar:
+            data = tar.extractfile("package/axe.min.js").read()
+    partial = target.with_name(target.name + ".tmp")
+    partial.write_bytes(data)
+    partial.replace(target)
+    return target
 
 
 # Loaded between require.js and embed-amd.js: the widget manager finds its Font Awesome fonts

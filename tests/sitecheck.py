@@ -9,6 +9,7 @@ import re
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 SITE = Path(__file__).resolve().parent.parent / "_build" / "site"
@@ -94,12 +95,20 @@ _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "me
 ATTRIBUTES = ("title", "aria-label", "placeholder", "alt", "data-bs-title", "data-tooltip")
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
 class Visible(HTMLParser):
     """The text a reader sees in ``<article>`` (blocks of prose), the maths sources there,
     and the interface strings of the whole page (text and tooltips outside the article).
 
     Code, cell outputs, maths, citations, hidden elements and elements in another
     language (``lang`` different from the page's) are left out of the prose.
+
+    ``images`` lists every image of the page with its alternative text: each ``<img>``
+    (cell outputs included), and each slider widget (``<div class="ebm-widget">``, whose
+    figure the browser draws and ``_ext/static/ebm-a11y.js`` gives its ``data-ebm-alt``);
+    ``widget_views`` counts the widgets, wrapped or not.
     """
 
     def __init__(self, lang: str) -> None:
@@ -109,11 +118,20 @@ class Visible(HTMLParser):
         self.blocks: list[list[str]] = [[]]
         self.maths: list[str] = []
         self.interface: list[str] = []
+        self.images: list[Image] = []
+        self.widget_views = 0
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         classes = set((a.get("class") or "").split())
         _, skipped, article, maths = self.stack[-1] if self.stack else ("", False, False, False)
+        if tag == "img":
+            self.images.append(Image(a.get("alt"), a.get("src") or a.get("id") or "",
+                                     article or tag == "article"))
+        elif tag == "div" and "ebm-widget" in classes:
+            self.images.append(Image(a.get("data-ebm-alt"), "slider widget", article))
+        elif tag == "script" and a.get("type") == WIDGET_VIEW:
+            self.widget_views += 1
         hidden = "display:none" in (a.get("style") or "").replace(" ", "") or "hidden" in a
         other_lang = a.get("lang") not in (None, "", self.lang)
         if not (skipped or hidden or other_lang):
@@ -151,6 +169,16 @@ class Visible(HTMLParser):
         spaces are kept: they are what French typography is about)."""
         out = (re.sub(r"[ \t\n\r]+", " ", "".join(b)).strip(" ") for b in self.blocks)
         return [b for b in out if b]
+
+
+class Image(NamedTuple):
+    alt: str | None  # None: no alt attribute
+    src: str         # a data: URI is cut short
+    figure: bool     # in the article (a figure), not the page's interface (a logo)
+
+    def __str__(self) -> str:
+        src = self.src if not self.src.startswith("data:") else self.src[:30] + "…"
+        return f"<img {src}>"
 
 
 def visible(path: Path, lang: str) -> Visible:
@@ -200,9 +228,14 @@ ENGLISH_WORDS = {"the", "and", "with", "which", "this", "that", "from", "into", 
 _FRENCH_TOO = {"on"}  # also a French word: never counted
 
 
-def english_on_page(prose: list[str], interface: list[str]) -> list[str]:
-    """English interface strings and English sentences found on a French page."""
+def english_on_page(prose: list[str], interface: list[str], alts: list[str] = ()) -> list[str]:
+    """English interface strings and English sentences found on a French page, in its prose
+    and in the alternative text of its images (``alts``)."""
     found = []
+    for alt in alts:
+        english = [w for w in re.findall(r"\w+", alt) if w.lower() in ENGLISH_WORDS - _FRENCH_TOO]
+        if len(english) >= 2:
+            found.append(f"English alternative text ({', '.join(english[:4])}): {alt[:100]!r}")
     for text in interface:
         for word in ENGLISH_INTERFACE:
             if re.search(r"(?<!\w)" + re.escape(word) + r"(?!\w)", text):
@@ -212,4 +245,50 @@ def english_on_page(prose: list[str], interface: list[str]) -> list[str]:
         english = [w for w in words if w.lower() in ENGLISH_WORDS - _FRENCH_TOO]
         if len(english) >= 2:
             found.append(f"English sentence ({', '.join(english[:4])}): {block[:100]!r}")
+    return found
+
+
+# --------------------------------------------------------------------------------------------------
+# Alternative text: every image says what it shows
+# --------------------------------------------------------------------------------------------------
+
+#: An alternative text that is a file name or a path (what Sphinx writes when a cell's
+#: metadata gives none: the image's URI), or a bare hash.
+_FILE_NAME = re.compile(r"^\S+\.(png|jpe?g|gif|svg|webp|pdf)$|^\S*/\S*$|^[0-9a-f]{16,}$", re.I)
+#: An alternative text that names the kind of thing and not what it shows, in either language.
+_GENERIC = re.compile(r"^(an? |une? |la |le |l')?(figure|fig\.?|image|img|picture|photo|graph|"
+                      r"graphique|plot|chart|diagram|diagramme|sch[ée]ma|illustration|animation|"
+                      r"widget|output|sortie)( ?(n[°o]\.? ?)?\d+)?[.:]?$", re.I)
+MIN_FIGURE_WORDS = 4
+
+
+def alt_problem(image: Image) -> str | None:
+    """What is wrong with an image's alternative text (None: nothing).
+
+    Every image needs one that is not empty, not a file name, not a bare "figure 3" or
+    "image"; a figure of the article (not an interface logo) needs at least
+    ``MIN_FIGURE_WORDS`` words, to say what it shows.
+    """
+    if image.alt is None:
+        return f"{image}: no alternative text"
+    text = " ".join(image.alt.split())
+    if not text:
+        return f"{image}: empty alternative text"
+    if _FILE_NAME.search(text):
+        return f"{image}: the alternative text is a file name ({text!r})"
+    if _GENERIC.match(text):
+        return f"{image}: the alternative text does not say what the image shows ({text!r})"
+    if image.figure and len(text.split()) < MIN_FIGURE_WORDS:
+        return f"{image}: the alternative text is too short to say what the figure shows ({text!r})"
+    return None
+
+
+def image_problems(page: Visible) -> list[str]:
+    """The images of a page whose alternative text is missing or says nothing, and the
+    widgets that the build did not wrap (their figure, drawn in the browser, gets none)."""
+    found = [p for p in map(alt_problem, page.images) if p]
+    wrapped = sum(1 for i in page.images if i.src == "slider widget")
+    if page.widget_views > wrapped:
+        found.append(f"{page.widget_views - wrapped} widget(s) not wrapped in "
+                     "<div class=\"ebm-widget\">: their figure gets no alternative text")
     return found

@@ -5,6 +5,12 @@ cut (every host name but 127.0.0.1 fails to resolve, and any proxied request goe
 closed port): what a page needs must come with the site. The test skips, saying why,
 where Chromium or its driver is not installed (``apt-get install chromium
 chromium-driver``; ``.ci/run`` does it) or where the site is not built.
+
+Each page is opened once for most checks (:func:`page_audit`): its formulas, its download
+button, a screenshot in each theme, an axe-core audit in each theme (axe-core 4.14.1, from
+the npm registry, sha512-checked and cached in ``_build/test-assets``: see
+``_ext/offline_assets.py``), its figures' contrast in the dark theme, the alternative text
+of every image, and its sliders.
 """
 
 from __future__ import annotations
@@ -210,10 +216,9 @@ def maths_problems(driver) -> list[str]:
 
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("page", CHAPTERS)
-def test_formulas_are_typeset_offline(browser, base_url, lang, page):
-    browser.get(f"{base_url}/{lang}/{page}.html")
-    wait_ready(browser)
-    assert maths_problems(browser) == []
+def test_formulas_are_typeset_offline(browser, base_url, axe_source, lang, page):
+    # checked on the page's one visit, with the audit below (page_audit)
+    assert page_audit(browser, base_url, axe_source, lang, page)["maths"] == []
 
 
 _BROKEN_PAGES = {
@@ -294,13 +299,15 @@ def test_search_finds_a_word_of_the_edition(browser, base_url, lang, word):
     assert any(h.split("#")[0].split("?")[0] in chapters for h in hits), hits
 
 
-def download_problems(driver, page_url: str) -> list[str]:
-    """What is wrong with the open page's notebook download (empty: it works)."""
+def download_problems(driver, page_url: str | None = None) -> list[str]:
+    """What is wrong with the notebook download of ``page_url``, or of the open page
+    (empty: it works)."""
     import json
     import urllib.request
 
-    driver.get(page_url)
-    wait_ready(driver)
+    if page_url:
+        driver.get(page_url)
+        wait_ready(driver)
     links = driver.execute_script(
         "return Array.from(document.querySelectorAll('.dropdown-download-buttons a'))"
         ".map(a => a.href).filter(h => h.endsWith('.ipynb'));")
@@ -326,8 +333,8 @@ def download_problems(driver, page_url: str) -> list[str]:
 
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("page", CHAPTERS)
-def test_download_button_offers_the_notebook(browser, base_url, lang, page):
-    assert download_problems(browser, f"{base_url}/{lang}/{page}.html") == []
+def test_download_button_offers_the_notebook(browser, base_url, axe_source, lang, page):
+    assert page_audit(browser, base_url, axe_source, lang, page)["download"] == []
 
 
 _THEME_STATE = ("const h = document.documentElement;"
@@ -367,6 +374,10 @@ def test_light_dark_switch_changes_the_theme(browser, base_url, lang):
     assert theme_switch_problems(browser, f"{base_url}/{lang}/intro.html") == []
 
 
+# matplotlib's to_jshtml player: −, |<, <, <| (backwards), pause, play, >, >|, +
+PAUSE, PLAY = ".anim-buttons button:nth-of-type(5)", ".anim-buttons button:nth-of-type(6)"
+
+
 def animation_problems(driver, page_url: str, timeout: float = 10) -> list[str]:
     """Press play on each matplotlib animation: does its frame change? (empty: yes)"""
     from selenium.common.exceptions import TimeoutException
@@ -382,13 +393,14 @@ def animation_problems(driver, page_url: str, timeout: float = 10) -> list[str]:
         image = player.find_element(By.CSS_SELECTOR, "img")
         first = image.get_attribute("src")
         driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", player)
-        player.find_element(By.CSS_SELECTOR, "button[title='Play']").click()
+        # the player's buttons by place (their titles are in the page's language)
+        player.find_element(By.CSS_SELECTOR, PLAY).click()
         try:
             wait_for(driver, lambda d, image=image, first=first: image.get_attribute("src") != first,
                      timeout=timeout)
         except TimeoutException:
             problems.append(f"animation {n}: the frame does not change after Play")
-        player.find_element(By.CSS_SELECTOR, "button[title='Pause']").click()
+        player.find_element(By.CSS_SELECTOR, PAUSE).click()
     return problems
 
 
@@ -410,12 +422,14 @@ return views.map(s => {
 """
 
 
-def widget_problems(driver, page_url: str, timeout: float = 20) -> list[str]:
-    """Each widget of the page renders with a slider, or the page has its static figure."""
+def widget_problems(driver, page_url: str | None = None, timeout: float = 20) -> list[str]:
+    """Each widget of the page (``page_url``, or the open page) renders with a slider: no empty
+    box, no "loading" text."""
     from selenium.common.exceptions import TimeoutException
 
-    driver.get(page_url)
-    wait_ready(driver)
+    if page_url:
+        driver.get(page_url)
+        wait_ready(driver)
     try:  # the embed manager renders the widgets after load
         wait_for(driver, lambda d: all(v["rendered"] for v in d.execute_script(_WIDGET_STATE)),
                  timeout=timeout)
@@ -433,11 +447,6 @@ def widget_problems(driver, page_url: str, timeout: float = 20) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("lang", LANGS)
-def test_sliders_render(browser, base_url, lang):
-    assert widget_problems(browser, f"{base_url}/{lang}/vae.html") == []
-
-
 def save_full_page(driver, path: Path):
     """A PNG of the whole page, not only the window (Chromium's DevTools protocol)."""
     import base64
@@ -449,20 +458,332 @@ def save_full_page(driver, path: Path):
     path.write_bytes(base64.b64decode(shot["data"]))
 
 
+# --------------------------------------------------------------------------------------------------
+# Sliders: moving one redraws its figure, or the page shows the static small multiple instead
+# --------------------------------------------------------------------------------------------------
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+SLIDER_PAGES = [p for p in CHAPTERS
+                if WIDGET_VIEW in (SITE / "en" / f"{p}.html").read_text(encoding="utf-8")]
+
+_SLIDERS = r"""
+const top = document.querySelector('article section');
+function chapterSection(el) {  // the section (##) that holds el
+  let s = el.closest('section');
+  while (s && s.parentElement.closest('section') && s.parentElement.closest('section') !== top) {
+    s = s.parentElement.closest('section');
+  }
+  return s || top;
+}
+return Array.from(document.querySelectorAll('.ebm-widget')).filter(w => w.querySelector('.widget-slider'))
+  .map(w => {
+    const img = w.querySelector('img');
+    const readout = w.querySelector('.widget-readout');
+    // the static figures before the widget in its section, or else in the section before
+    // (a "Try it" section that holds only the slider follows the small multiple's)
+    const section = chapterSection(w);
+    const figures = s => s ? Array.from(s.querySelectorAll('img')).filter(i =>
+      !i.closest('.ebm-widget') && i.complete && i.naturalWidth > 0 &&
+      (w.compareDocumentPosition(i) & Node.DOCUMENT_POSITION_PRECEDING)) : [];
+    let statics = figures(section);
+    if (!statics.length) {
+      let before = section.previousElementSibling;
+      while (before && before.tagName !== 'SECTION') before = before.previousElementSibling;
+      statics = figures(before);
+    }
+    const note = w.nextElementSibling;
+    return {src: img ? img.src : '', value: readout ? readout.textContent.trim() : '',
+            statics: statics.length,
+            note: !!(note && note.classList.contains('ebm-live-only') && note.textContent.trim())};
+  });
+"""
+
+
+def slider_problems(driver, page_url: str | None = None, timeout: float = 3) -> list[str]:
+    """Move each slider of the page (``page_url``, or the open page): an arrow key on its
+    handle, then a click on its track.
+
+    Today's site has no kernel behind its widgets: a slider cannot redraw its figure, so the
+    build disables it (it stays at the value its figure was drawn for), says under it that
+    it works in a live notebook, and the chapter shows the same family as a static small
+    multiple. This accepts either: the figure changes, or the slider does not move, the note
+    is there and a static figure precedes the widget in its section (or, for a section that
+    holds only the slider, in the section before). Never an empty
+    box or a "loading" text (:func:`widget_problems`).
+    """
+    from selenium.common.exceptions import TimeoutException, WebDriverException
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    problems = widget_problems(driver, page_url)
+    before = driver.execute_script(_SLIDERS)
+    if not before:
+        return [*problems, "no slider widget on the page"]
+    widgets = [w for w in driver.find_elements(By.CSS_SELECTOR, ".ebm-widget")
+               if w.find_elements(By.CSS_SELECTOR, ".widget-slider")]
+    for widget in widgets:
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", widget)
+        for move in ("key", "click"):
+            try:
+                if move == "key":
+                    widget.find_element(By.CSS_SELECTOR, ".noUi-handle").send_keys(Keys.ARROW_RIGHT)
+                else:
+                    track = widget.find_element(By.CSS_SELECTOR, ".noUi-target")
+                    ActionChains(driver).move_to_element_with_offset(
+                        track, int(track.size["width"] * 0.4), 0).click().perform()
+            except WebDriverException:  # a disabled slider takes no key, no click
+                pass
+    after = driver.execute_script(_SLIDERS)
+    if any(a["value"] != b["value"] for a, b in zip(after, before, strict=True)):
+        try:  # a slider moved: give its figure the time to be redrawn
+            wait_for(driver, lambda d: any(a["src"] != b["src"] for a, b in zip(
+                d.execute_script(_SLIDERS), before, strict=False)), timeout=timeout)
+        except TimeoutException:
+            pass
+        after = driver.execute_script(_SLIDERS)
+    for n, (b, a) in enumerate(zip(before, after, strict=True)):
+        if not b["src"]:
+            problems.append(f"slider {n}: no figure")
+        if a["src"] != b["src"]:
+            continue  # moving it redrew the figure
+        if a["value"] != b["value"]:
+            problems.append(f"slider {n} moves ({b['value']} → {a['value']}) but its figure "
+                            "stays: on a page with no kernel it must not offer what it cannot do")
+        if not b["note"]:
+            problems.append(f"slider {n} cannot redraw its figure and no note under it says so")
+        if not b["statics"]:
+            problems.append(f"slider {n} cannot redraw its figure and its section shows no static "
+                            "figure (small multiple) before it")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------------
+# Every page in each theme: a screenshot, the axe-core audit, figures in the dark theme
+# --------------------------------------------------------------------------------------------------
+
+IMPACTS = ("serious", "critical")  # the violations that fail the audit
+#: The rules that depend on colours, the only ones the dark theme can change: the other rules
+#: see the same page in both themes, and run once, in the light theme.
+COLOUR_RULES = ["color-contrast", "link-in-text-block"]
+#: axe-core rules left out, each with why. None: every violation found was fixed in the site.
+AXE_EXCLUDED: dict[str, str] = {}
+MIN_INK_CONTRAST = 4.5  # WCAG 2 for text: a figure's labels are text
+AUDITED = [p for p in PAGES if 'http-equiv="Refresh"' not in
+           (SITE / "en" / f"{p}.html").read_text(encoding="utf-8")[:200]]  # not a redirect
+
+_SETTLE = r"""
+const done = arguments[arguments.length - 1];
+const t0 = Date.now();
+// no CSS transitions: the colours measured right after a change of theme are the final ones
+const style = document.createElement('style');
+style.textContent = '*, *::before, *::after { transition: none !important; }';
+document.head.appendChild(style);
+function widgetsDrawn() {  // each widget has its figure
+  return Array.from(document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]'))
+    .every(s => { const img = s.parentElement.querySelector('img');
+                  return img && img.complete && img.naturalWidth > 0; });
+}
+(function wait() {
+  const mj = window.MathJax;
+  const maths = !document.querySelector('span.math, div.math') || (mj && mj.startup && mj.startup.promise);
+  if ((maths && widgetsDrawn()) || Date.now() - t0 > 20000) {
+    Promise.resolve(mj && mj.startup ? mj.startup.promise : null).then(() => document.fonts.ready)
+      .then(() => done(true), () => done(false));
+  } else {
+    setTimeout(wait, 100);
+  }
+})();
+"""
+_AXE_RUN = r"""
+const [options, done] = [arguments[0], arguments[arguments.length - 1]];
+axe.run(document, options).then(
+  r => done(r.violations.map(v => ({rule: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map(n => ({target: n.target.join(' '), html: n.html.slice(0, 160),
+                              why: (n.failureSummary || '').replace(/\s+/g, ' ').slice(0, 300)}))}))),
+  e => done([{rule: 'axe-core', impact: 'critical', help: 'axe.run failed: ' + e, nodes: []}]));
+"""
+_IMAGES = ("return Array.from(document.querySelectorAll('img')).map(i => [i.getAttribute('alt'),"
+           " (i.currentSrc || i.src || '').slice(0, 200), !!i.closest('article')]);")
+_FIGURE_BOXES = r"""
+function shown(i) {  // the figures a reader sees: not clipped away (a collapsed solution)
+  const r = i.getBoundingClientRect();
+  if (!(i.complete && i.naturalWidth > 0 && r.width >= 40 && r.height >= 40)) return false;
+  if (i.checkVisibility && !i.checkVisibility({opacityProperty: true, visibilityProperty: true})) {
+    return false;
+  }
+  let [x0, y0, x1, y1] = [r.left, r.top, r.right, r.bottom];
+  for (let e = i.parentElement; e && e !== document.body; e = e.parentElement) {
+    if (getComputedStyle(e).overflow !== 'visible') {
+      const q = e.getBoundingClientRect();
+      [x0, y0, x1, y1] = [Math.max(x0, q.left), Math.max(y0, q.top), Math.min(x1, q.right),
+                          Math.min(y1, q.bottom)];
+    }
+  }
+  return x1 > x0 && y1 > y0 && (x1 - x0) * (y1 - y0) >= 0.9 * r.width * r.height;
+}
+return Array.from(document.querySelectorAll('article img')).filter(shown).map(i => {
+  const r = i.getBoundingClientRect();
+  return {x: r.left + window.scrollX, y: r.top + window.scrollY, w: r.width, h: r.height,
+          what: (i.alt || i.currentSrc || i.src).slice(0, 60)}; });
+"""
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    """axe-core, pinned and sha512-checked, cached in _build/test-assets (npm the first time)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "_ext"))
+    try:
+        import offline_assets
+    finally:
+        sys.path.remove(str(ROOT / "_ext"))
+    return offline_assets.axe_core(ROOT / "_build" / "test-assets").read_text(encoding="utf-8")
+
+
+def set_theme(driver, theme: str) -> None:
+    driver.execute_script("document.documentElement.dataset.theme = arguments[0];"
+                          "document.documentElement.dataset.mode = arguments[0];"
+                          "getComputedStyle(document.body).color;", theme)
+
+
+def axe_violations(driver, rules: list[str] | None = None) -> list[str]:
+    """The serious and critical violations axe-core (already injected) finds on the open page:
+    its rule, impact and help, then the element (CSS path, HTML) and what to fix."""
+    options: dict = {"resultTypes": ["violations"]}
+    if rules:
+        options["runOnly"] = {"type": "rule", "values": rules}
+    if AXE_EXCLUDED:
+        options["rules"] = {rule: {"enabled": False} for rule in AXE_EXCLUDED}
+    found = driver.execute_async_script(_AXE_RUN, options)
+    return [f"{v['impact']} {v['rule']} ({v['help']}): {n['target']} {n['html']!r}: {n['why']}"
+            for v in found if v["impact"] in IMPACTS
+            for n in v["nodes"] or [{"target": "", "html": "", "why": ""}]]
+
+
+def ink_contrast(pixels) -> float:
+    """The contrast ratio (WCAG) between what is drawn behind a figure, the median colour of
+    its outer ring of pixels (the backdrop a transparent PNG shows through), and the figure's
+    dark ink, its darkest 1 % of pixels."""
+    import numpy as np
+
+    c = np.asarray(pixels.convert("RGB"), dtype=float) / 255
+    c = np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    lum = c @ np.array([0.2126, 0.7152, 0.0722])
+    ring = np.concatenate([lum[:2].ravel(), lum[-2:].ravel(), lum[:, :2].ravel(), lum[:, -2:].ravel()])
+    backdrop, ink = float(np.median(ring)), float(np.percentile(lum, 1))
+    return (max(backdrop, ink) + 0.05) / (min(backdrop, ink) + 0.05)
+
+
+def dark_figure_problems(driver, screenshot: Path) -> list[str]:
+    """Figures of the open page (in the dark theme, captured in ``screenshot``) whose dark
+    ink is not readable against what is drawn behind them."""
+    from PIL import Image as PILImage
+
+    problems = []
+    with PILImage.open(screenshot) as shot:
+        for box in driver.execute_script(_FIGURE_BOXES):
+            x, y = round(box["x"]), round(box["y"])
+            crop = shot.crop((x, y, x + round(box["w"]), y + round(box["h"])))
+            ratio = ink_contrast(crop)
+            if ratio < MIN_INK_CONTRAST:
+                problems.append(f"{box['what']!r} at y = {y}: its ink has a contrast of "
+                                f"{ratio:.2f} with its backdrop (at least {MIN_INK_CONTRAST})")
+    return problems
+
+
+def audit(driver, page_url: str, axe: str, shots: str) -> dict:
+    """Open a page once: its formulas (:func:`maths_problems`), its download button
+    (:func:`download_problems`), screenshots in both themes (``<shots>-<theme>.png``), the
+    axe-core audit (every rule in the light theme, the colour rules in the dark one: one injection,
+    one run per theme), the dark figures' contrast, every image's alternative text, and
+    what its sliders do when moved (:func:`slider_problems`; None: no slider)."""
+    from sitecheck import Image, alt_problem
+
+    driver.get(page_url)
+    wait_ready(driver)
+    # the checks of the formulas and of the download button, on this same visit
+    has_maths = driver.execute_script("return !!document.querySelector('span.math, div.math');")
+    result = {"maths": maths_problems(driver) if has_maths else ["no formula on the page"],
+              "download": download_problems(driver),
+              "axe": [], "figures": [], "alts": [], "shots": []}
+    driver.set_script_timeout(120)
+    driver.execute_async_script(_SETTLE)
+    driver.execute_script(axe)
+    for theme in ("light", "dark"):
+        set_theme(driver, theme)
+        result["axe"] += [f"{theme}: {v}" for v in
+                          axe_violations(driver, None if theme == "light" else COLOUR_RULES)]
+        path = Path(f"{shots}-{theme}.png")
+        save_full_page(driver, path)
+        result["shots"].append(path)
+        if theme == "dark":
+            result["figures"] = dark_figure_problems(driver, path)
+    images = [Image(*i) for i in driver.execute_script(_IMAGES)]
+    result["alts"] = [p for p in map(alt_problem, images) if p]
+    # last, as it moves the sliders: on the page already loaded, widgets drawn
+    has_sliders = driver.execute_script("return !!document.querySelector('.widget-slider');")
+    result["sliders"] = slider_problems(driver, timeout=3) if has_sliders else None
+    return result
+
+
+_AUDITS: dict[tuple[str, str], dict] = {}
+
+
+def page_audit(driver, base_url: str, axe: str, lang: str, page: str) -> dict:
+    """:func:`audit` of a page of the built site, once for the tests that read it."""
+    if (lang, page) not in _AUDITS:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        _AUDITS[lang, page] = audit(driver, f"{base_url}/{lang}/{page}.html", axe,
+                                    str(SCREENSHOTS / f"{lang}-{page}"))
+    return _AUDITS[lang, page]
+
+
 @pytest.mark.parametrize("lang", LANGS)
-def test_screenshot_of_every_page_in_each_theme(browser, base_url, lang):
+@pytest.mark.parametrize("page", AUDITED)
+def test_screenshot_of_every_page_in_each_theme(browser, base_url, axe_source, lang, page):
     """For a person to look at: _build/screenshots/<lang>-<page>-<theme>.png."""
+    for path in page_audit(browser, base_url, axe_source, lang, page)["shots"]:
+        assert path.stat().st_size > 5000, path
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("page", AUDITED)
+def test_axe_finds_no_serious_violation(browser, base_url, axe_source, lang, page):
+    """axe-core (offline, pinned) on every page, light and dark: nothing serious or critical."""
+    found = page_audit(browser, base_url, axe_source, lang, page)["axe"]
+    assert not found, f"{lang}/{page}.html:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("page", SLIDER_PAGES)
+def test_sliders_redraw_or_the_page_shows_the_small_multiple(browser, base_url, axe_source, lang,
+                                                             page):
+    found = page_audit(browser, base_url, axe_source, lang, page)["sliders"]
+    assert found == [], f"{lang}/{page}.html: {found}"
+
+
+def test_axe_finds_no_serious_violation_on_the_landing_page(browser, base_url, axe_source):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for page in PAGES:
-        browser.get(f"{base_url}/{lang}/{page}.html")
-        wait_ready(browser)
-        for theme in ("light", "dark"):
-            browser.execute_script(
-                "document.documentElement.dataset.theme = arguments[0];"
-                "document.documentElement.dataset.mode = arguments[0];", theme)
-            path = SCREENSHOTS / f"{lang}-{page}-{theme}.png"
-            save_full_page(browser, path)
-            assert path.stat().st_size > 5000, path
+    found = audit(browser, f"{base_url}/index.html", axe_source, str(SCREENSHOTS / "landing"))["axe"]
+    assert not found, "index.html:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_figures_are_readable_in_the_dark_theme(browser, base_url, axe_source, lang, page):
+    found = page_audit(browser, base_url, axe_source, lang, page)["figures"]
+    assert not found, f"{lang}/{page}.html, dark theme:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_every_image_in_the_browser_has_alternative_text(browser, base_url, axe_source, lang, page):
+    """As tests/test_site.py checks the HTML, here the images the browser draws too: a slider
+    widget's figure (its text comes from the cell, through _static/ebm-a11y.js)."""
+    found = page_audit(browser, base_url, axe_source, lang, page)["alts"]
+    assert not found, f"{lang}/{page}.html:\n" + "\n".join(found)
 
 
 def test_new_checks_fail_on_broken_pages(browser, tmp_path):
@@ -494,5 +815,76 @@ def test_new_checks_fail_on_broken_pages(browser, tmp_path):
         assert stuck and "does not change" in stuck[0], stuck
         empty = widget_problems(browser, f"{url}/no-widgets.html", timeout=3)
         assert empty and "empty box" in empty[0], empty
+    finally:
+        next(server, None)
+
+
+def _transparent_copy(png: Path, out: Path) -> None:
+    """``png`` with its white background made transparent, as matplotlib saves a figure with
+    ``transparent=True``."""
+    import numpy as np
+    from PIL import Image as PILImage
+
+    with PILImage.open(png) as image:
+        rgba = np.array(image.convert("RGBA"))
+    rgba[..., 3] = np.where((rgba[..., :3] > 245).all(axis=-1), 0, rgba[..., 3])
+    PILImage.fromarray(rgba).save(out)
+
+
+def test_accessibility_checks_fail_on_broken_pages(browser, axe_source, tmp_path):
+    """The audit, the dark-theme figures, the images drawn in the browser and the sliders,
+    each shown failing on a copy of a chapter with a part removed or broken."""
+    import re
+
+    page = (SITE / "en" / "ista-fista.html").read_text(encoding="utf-8")
+    for folder in ("_static", "_images"):
+        (tmp_path / folder).symlink_to(SITE / "en" / folder, target_is_directory=True)
+    first_figure = re.search(r'<img alt="[^"]*" src="(_images/[^"]+)"', page)
+    # the first figure with a transparent background, as matplotlib's transparent=True saves it
+    _transparent_copy(SITE / "en" / first_figure.group(1), tmp_path / "transparent.png")
+    transparent = page.replace(first_figure.group(1), "transparent.png", 1)
+    second_figure = re.findall(r'<img alt="[^"]*" src="_images/', page)[1]
+    note = re.search(r'<p class="ebm-live-only">.*?</p>', page, re.S).group(0)
+    broken = {
+        # one copy, broken in several ways: a figure with no alternative text, the animation's
+        # slider with no label, the slider widget's figure with no text to take; the
+        # transparent figure with no backdrop (the site's stylesheet gone, and the theme's
+        # backdrops too); the slider offered as if it worked, with no note
+        "broken.html": re.sub(r'(<input id="_anim_slider\w+") aria-label="[^"]*"', r"\1", re.sub(
+            r'<link rel="stylesheet" type="text/css" href="_static/ebm\.css[^>]*>', "",
+            transparent.replace(second_figure, '<img src="_images/', 1)))
+            .replace(" data-ebm-alt=", " data-no-alt=")
+            .replace("</head>", "<style>html[data-theme=dark] .bd-content img, html[data-theme="
+                     "dark] .bd-content .widget-subarea {background: none !important; padding: 0 "
+                     "!important}</style></head>")
+            .replace('"disabled": true', '"disabled": false').replace(note, ""),
+        # the transparent figure as the site shows it: on a white backdrop (passes)
+        "transparent.html": transparent,
+        # no static figure on the page (the small multiple and every other one removed)
+        "no-static.html": re.sub(r'<img (alt="[^"]*" )?src="_images/[^>]*>|<img id="_anim_img[^>]*>',
+                                 "", page),
+    }
+    assert "ebm.css" not in broken["broken.html"] and '"disabled": false' in broken["broken.html"]
+    assert "transparent.png" in broken["broken.html"]
+    for name, text in broken.items():
+        assert text != page, name
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    server = _serve(tmp_path)
+    url = next(server)
+    try:
+        found = audit(browser, f"{url}/broken.html", axe_source, str(tmp_path / "broken"))
+        axe = "\n".join(found["axe"])
+        assert "light: critical image-alt" in axe and "light: critical label" in axe, axe
+        assert "dark: serious color-contrast" in axe, axe
+        assert any("data:image/png" in p and "no alternative text" in p for p in found["alts"]), found
+        assert any("_images/" in p and "no alternative text" in p for p in found["alts"]), found
+        assert len(found["figures"]) == 1 and "contrast of 1.1" in found["figures"][0], found
+        live = found["sliders"]
+        assert any("moves" in p and "but its figure stays" in p for p in live), live
+        assert any("no note" in p for p in live), live
+        shown = audit(browser, f"{url}/transparent.html", axe_source, str(tmp_path / "transparent"))
+        assert shown["figures"] == [], shown["figures"]
+        static = slider_problems(browser, f"{url}/no-static.html")
+        assert any("no static figure" in p for p in static), static
     finally:
         next(server, None)
