@@ -48,7 +48,8 @@ STRINGS = {
     "fr": {
         "frame": "Image de l\u2019animation",
         "live_only": "Dans un notebook actif (Binder, Colab ou <code>make lab</code>), ce curseur "
-                     "redessine la figure\u202f; sur cette page, il reste \u00e0 la valeur dessin\u00e9e.",
+                     "redessine la figure\u202f; sur cette page, il reste \u00e0 la valeur de la figure "
+                     "affich\u00e9e.",
     },
 }
 #: The animation player's interface (matplotlib's ``to_jshtml``), in French.

@@ -109,6 +109,20 @@ class SubstitutionsInCode(SphinxTransform):
 
     default_priority = 700
     _KEY = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+    # A literal ``git clone https://github.com/<owner>/<name>`` and the ``cd <name>`` after it:
+    # the source keeps a command that works where it is read raw (GitHub, JupyterLab, the
+    # page's _sources), and the site shows the repository of _config.yml.
+    _CLONE = re.compile(r"git clone https://github\.com/[\w.-]+/([\w-]+)(?:\.git)?(?=\s|$)")
+
+    def _substitute(self, text: str, values: dict) -> str:
+        text = self._KEY.sub(lambda m: str(values.get(m.group(1), m.group(0))), text)
+        url, name = values.get("repository_url"), values.get("repository_name")
+        if url and name:
+            for old_name in set(self._CLONE.findall(text)):
+                text = re.sub(rf"(?m)^(\s*cd ){re.escape(old_name)}(?=\s|$)", lambda m: m.group(1) + name,
+                              text)
+            text = self._CLONE.sub(lambda m: f"git clone {url}", text)
+        return text
 
     def apply(self, **kwargs) -> None:
         values = getattr(self.config, "myst_substitutions", None) or {}
@@ -117,12 +131,11 @@ class SubstitutionsInCode(SphinxTransform):
         for node in list(self.document.findall(lambda n: isinstance(n, (nodes.literal_block,
                                                                           nodes.literal)))):
             for text in list(node.findall(nodes.Text)):
-                new = self._KEY.sub(lambda m: str(values.get(m.group(1), m.group(0))), str(text))
+                new = self._substitute(str(text), values)
                 if new != str(text):
                     text.parent.replace(text, nodes.Text(new))
             if isinstance(node, nodes.literal_block) and node.rawsource:
-                node.rawsource = self._KEY.sub(
-                    lambda m: str(values.get(m.group(1), m.group(0))), node.rawsource)
+                node.rawsource = self._substitute(node.rawsource, values)
 
 
 # --------------------------------------------------------------------------------------------------

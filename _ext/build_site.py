@@ -50,9 +50,11 @@ def site_settings(config: dict) -> tuple[str, str]:
     folder that holds ``index.html``, ``en/`` and ``fr/``; empty for a site that is only
     read from disk). Returns them checked, the address ending with ``/``."""
     repo = str((config.get("repository") or {}).get("url") or "").rstrip("/")
-    if not re.fullmatch(r"https://[\w.-]+/[\w.-]+/[\w.-]+", repo):
-        raise SystemExit(f"_config.yml: repository.url: expected https://<host>/<owner>/<name>, "
-                         f"received {repo!r}")
+    # GitHub: Colab, the notebooks' install cell and the workflow need it; no .git suffix
+    # (the introduction's `cd <name>` is the URL's last part).
+    if not re.fullmatch(r"https://github\.com/[\w.-]+/[\w-]+(\.[\w-]+)*", repo) or repo.endswith(".git"):
+        raise SystemExit(f"_config.yml: repository.url: expected https://github.com/<owner>/<name> "
+                         f"(no .git), received {repo!r}")
     site = str((config.get("html") or {}).get("baseurl") or "")
     if site and not re.fullmatch(r"https?://[^\s\"'<>]+", site):
         raise SystemExit(f"_config.yml: html.baseurl: expected the site's address "

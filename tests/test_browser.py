@@ -624,7 +624,7 @@ function shown(i) {  // the figures a reader sees: not clipped away (a collapsed
 }
 return Array.from(document.querySelectorAll('article img')).filter(shown).map(i => {
   const r = i.getBoundingClientRect();
-  return {x: r.left + window.scrollX, y: r.top + window.scrollY, w: r.width, h: r.height,
+  return {element: i, y: Math.round(r.top + window.scrollY),
           what: (i.alt || i.currentSrc || i.src).slice(0, 60)}; });
 """
 
@@ -676,20 +676,24 @@ def ink_contrast(pixels) -> float:
     return (max(backdrop, ink) + 0.05) / (min(backdrop, ink) + 0.05)
 
 
-def dark_figure_problems(driver, screenshot: Path) -> list[str]:
-    """Figures of the open page (in the dark theme, captured in ``screenshot``) whose dark
-    ink is not readable against what is drawn behind them."""
+def dark_figure_problems(driver) -> list[str]:
+    """Figures of the open page (in the dark theme) whose dark ink is not readable against
+    what is drawn behind them. Each figure is captured on its own, as the browser paints it
+    (its backdrop included), so that no page reflow between measuring and capturing can move
+    the crop off the figure."""
+    import io
+
     from PIL import Image as PILImage
 
     problems = []
-    with PILImage.open(screenshot) as shot:
-        for box in driver.execute_script(_FIGURE_BOXES):
-            x, y = round(box["x"]), round(box["y"])
-            crop = shot.crop((x, y, x + round(box["w"]), y + round(box["h"])))
+    for box in driver.execute_script(_FIGURE_BOXES):
+        # in the middle of the window, clear of the theme's sticky header
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", box["element"])
+        with PILImage.open(io.BytesIO(box["element"].screenshot_as_png)) as crop:
             ratio = ink_contrast(crop)
-            if ratio < MIN_INK_CONTRAST:
-                problems.append(f"{box['what']!r} at y = {y}: its ink has a contrast of "
-                                f"{ratio:.2f} with its backdrop (at least {MIN_INK_CONTRAST})")
+        if ratio < MIN_INK_CONTRAST:
+            problems.append(f"{box['what']!r} at y = {box['y']}: its ink has a contrast of "
+                            f"{ratio:.2f} with its backdrop (at least {MIN_INK_CONTRAST})")
     return problems
 
 
@@ -719,7 +723,7 @@ def audit(driver, page_url: str, axe: str, shots: str) -> dict:
         save_full_page(driver, path)
         result["shots"].append(path)
         if theme == "dark":
-            result["figures"] = dark_figure_problems(driver, path)
+            result["figures"] = dark_figure_problems(driver)
     images = [Image(*i) for i in driver.execute_script(_IMAGES)]
     result["alts"] = [p for p in map(alt_problem, images) if p]
     # last, as it moves the sliders: on the page already loaded, widgets drawn
