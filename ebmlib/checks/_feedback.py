@@ -100,6 +100,26 @@ def _fr(x: float, spec: str = ".4f") -> str:
     return format(x, spec).replace(".", ",").replace("-", "\u2212")
 
 
+def _listing(items: list[str], fr: bool, most: int = 6) -> str:
+    """'3, 7 and 9' / « 3, 7 et 9 », at most ``most`` shown."""
+    more, items = len(items) - most, items[:most]
+    text = items[0] if len(items) == 1 else (
+        ", ".join(items[:-1]) + (" et " if fr else " and ") + items[-1])
+    if more > 0:
+        text += f" (et {more} autre{'s' if more > 1 else ''})" if fr else f" (and {more} more)"
+    return text
+
+
+def _as_number(out: object) -> tuple[float | None, Feedback | None]:
+    """The student's answer as a float, or the feedback that says it is not a number."""
+    try:
+        return float(out), None
+    except (TypeError, ValueError, RuntimeError):
+        name = type(out).__name__
+        return None, Feedback(False, f"Expected a number, received {name}.",
+                              f"Un nombre était attendu ; la fonction a renvoyé un objet de type {name}.")
+
+
 def _wrong_values(out: Tensor, right: Tensor) -> Feedback:
     gap = float((out - right).abs().max())
     return Feedback(False, f"Wrong values: the largest difference is {_en(gap, '.3g')}.",

@@ -9,6 +9,7 @@ from torch import Tensor
 
 from ._feedback import (
     Feedback,
+    _as_number,
     _call,
     _invoke,
     _known_mistake,
@@ -98,12 +99,9 @@ def check_conv_lipschitz(lipschitz: Callable[[Tensor, tuple[int, int]], float]) 
         out, problem = _invoke(lipschitz, K.clone(), size)
         if problem is not None:
             return problem
-        try:
-            out = float(out)
-        except (TypeError, ValueError, RuntimeError):
-            return Feedback(False, f"Expected a number, received {type(out).__name__}.",
-                            "Un nombre était attendu ; la fonction a renvoyé un objet de type "
-                            f"{type(out).__name__}.")
+        out, problem = _as_number(out)
+        if problem is not None:
+            return problem
         right = conv_lipschitz(K, size, "circular")
         if abs(out - right) <= 1e-6 * right:
             continue

@@ -15,6 +15,7 @@ from torch import Tensor
 
 from ._feedback import (
     Feedback,
+    _as_number,
     _invoke,
     _known_mistake,
     _run,
@@ -297,12 +298,9 @@ def check_lipschitz(lipschitz: Callable[[Tensor], float]) -> Feedback:
         out, problem = _invoke(lipschitz, W.clone())
         if problem is not None:
             return problem
-        try:
-            out = float(out)
-        except (TypeError, ValueError, RuntimeError):
-            return Feedback(False, f"Expected a number, received {type(out).__name__}.",
-                            "Un nombre était attendu ; la fonction a renvoyé un objet de type "
-                            f"{type(out).__name__}.")
+        out, problem = _as_number(out)
+        if problem is not None:
+            return problem
         sigma = float(torch.linalg.matrix_norm(W, ord=2))
         smallest = [
             (2 * float(torch.linalg.eigvalsh(W.T @ W)[0]),

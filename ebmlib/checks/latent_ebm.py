@@ -25,6 +25,7 @@ from ._feedback import (
     _fr,
     _invoke,
     _known_mistake,
+    _listing,
     _run,
     _shape,
 )
@@ -40,16 +41,6 @@ def _point(y: Tensor, fr: bool) -> str:
     """(0.41, −1.20) / (0,41 ; −1,20)."""
     a, b = (float(v) for v in y)
     return f"({_fr(a, '.2f')} ; {_fr(b, '.2f')})" if fr else f"({_en(a, '.2f')}, {_en(b, '.2f')})"
-
-
-def _listing(items: list[str], fr: bool) -> str:
-    """'3, 7 and 9' / « 3, 7 et 9 », at most six shown."""
-    more, items = len(items) - 6, items[:6]
-    text = items[0] if len(items) == 1 else (
-        ", ".join(items[:-1]) + (" et " if fr else " and ") + items[-1])
-    if more > 0:
-        text += f" (et {more} autre{'s' if more > 1 else ''})" if fr else f" (and {more} more)"
-    return text
 
 
 def _huber(r: Tensor, lam: float) -> Tensor:

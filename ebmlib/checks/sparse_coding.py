@@ -18,11 +18,13 @@ from torch import Tensor
 from ..dictionary import dictionary_step, normalize_columns
 from ._feedback import (
     Feedback,
+    _as_number,
     _call,
     _en,
     _fr,
     _invoke,
     _known_mistake,
+    _listing,
     _run,
 )
 
@@ -31,16 +33,6 @@ __all__ = ["check_dictionary_step", "check_lambda_for_k", "check_lambda_predicti
 
 
 # -- small helpers --------------------------------------------------------------------------
-
-
-def _listing(items: list[str], fr: bool) -> str:
-    """'3, 7 and 9' / « 3, 7 et 9 », at most six shown."""
-    more, items = len(items) - 6, items[:6]
-    text = items[0] if len(items) == 1 else (
-        ", ".join(items[:-1]) + (" et " if fr else " and ") + items[-1])
-    if more > 0:
-        text += f" (et {more} autre{'s' if more > 1 else ''})" if fr else f" (and {more} more)"
-    return text
 
 
 def _pairs(cases: list[tuple[float, float]], fr: bool) -> str:
@@ -531,12 +523,9 @@ def check_lambda_for_k(lambda_for_k: Callable[[Tensor, Tensor, int], float]) -> 
         lam, problem = _invoke(lambda_for_k, y.clone(), W.clone(), k)
         if problem is not None:
             return problem
-        try:
-            lam = float(lam)
-        except (TypeError, ValueError):
-            return Feedback(False, f"Expected a number, received {type(lam).__name__}.",
-                            "Un nombre était attendu ; la fonction a renvoyé un objet de type "
-                            f"{type(lam).__name__}.")
+        lam, problem = _as_number(lam)
+        if problem is not None:
+            return problem
         if not lam >= 0:
             return Feedback(False, f"For k = {k} you return λ = {lam}; λ must be >= 0.",
                             f"Pour k = {k}, vous renvoyez λ = {_fr(lam, 'g')} ; λ doit être positif "

@@ -24,6 +24,7 @@ from ._feedback import (
     _fr,
     _invoke,
     _known_mistake,
+    _listing,
     _run,
     _wrong_values,
 )
@@ -34,16 +35,6 @@ __all__ = ["check_beta_prediction", "check_elbo", "check_gaussian_kl", "check_re
 _F64 = torch.float64
 _LOG_2PI = math.log(2 * math.pi)
 
-
-
-def _indices(idx: Tensor, fr: bool) -> str:
-    """'1, 4 and 6' / « 1, 4 et 6 », at most five shown."""
-    items = [str(int(i)) for i in idx[:5]]
-    text = items[0] if len(items) == 1 else ", ".join(items[:-1]) + (" et " if fr else " and ") + items[-1]
-    more = len(idx) - len(items)
-    if more > 0:
-        text += f" (et {more} autre{'s' if more > 1 else ''})" if fr else f" (and {more} more)"
-    return text
 
 
 def _value(fn: Callable[..., object], *args: object) -> tuple[Tensor | None, Feedback | None]:
@@ -155,11 +146,11 @@ def check_gaussian_kl(kl: Callable[[Tensor, Tensor], Tensor]) -> Feedback:
         return bad
     if wide.shape == (32,) and bool((wide < -1e-10).any()):
         idx = torch.nonzero(wide < -1e-10).flatten()
-        i = int(idx[0])
-        return Feedback(False, f"Your KL is negative for samples {_indices(idx, False)} of a batch of "
+        i, shown = int(idx[0]), [str(int(j)) for j in idx]
+        return Feedback(False, f"Your KL is negative for samples {_listing(shown, False, 5)} of a batch of "
                                f"32 balls (sample {i}: {_en(float(wide[i]), '.4g')}). A KL divergence "
                                "is never negative (Gibbs' inequality): check the signs of your terms.",
-                        f"Votre divergence est négative pour les exemples {_indices(idx, True)} d'un "
+                        f"Votre divergence est négative pour les exemples {_listing(shown, True, 5)} d'un "
                         f"lot de 32 boules (exemple {i} : {_fr(float(wide[i]), '.4g')}). Une "
                         "divergence de Kullback-Leibler n'est jamais négative (inégalité de Gibbs) : "
                         "vérifiez les signes de vos termes.")
@@ -395,13 +386,13 @@ def check_elbo(elbo: Callable[[Callable[[Tensor, Tensor], Tensor], Tensor, Tenso
     above = out > model.log_py + tol
     if bool(above.any()):
         idx = torch.nonzero(above).flatten()
-        i = int(idx[0])
-        return Feedback(False, f"Not a lower bound: for observations {_indices(idx, False)} your value "
+        i, shown = int(idx[0]), [str(int(j)) for j in idx]
+        return Feedback(False, f"Not a lower bound: for observations {_listing(shown, False, 5)} your value "
                                f"lies above log p(y) (observation {i}: {_en(float(out[i]))} > "
                                f"{_en(float(model.log_py[i]))}). Jensen's inequality gives "
                                "log E_q[p(y, z)/q(z | y)] ≥ E_q[log p(y, z) − log q(z | y)].",
                         f"Ce n'est pas une borne inférieure : pour les observations "
-                        f"{_indices(idx, True)}, votre valeur dépasse log p(y) (observation {i} : "
+                        f"{_listing(shown, True, 5)}, votre valeur dépasse log p(y) (observation {i} : "
                         f"{_fr(float(out[i]))} > {_fr(float(model.log_py[i]))}). L'inégalité de "
                         "Jensen donne log E_q[p(y, z)/q(z | y)] ≥ E_q[log p(y, z) − log q(z | y)].")
     wrong_gap = (model.log_py - out - gap).abs() > tol
