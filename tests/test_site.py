@@ -400,7 +400,8 @@ def test_the_publishing_workflow_checks_the_site_settings():
     pages = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith("actions/configure-pages@"))
     check = next(i for i, s in enumerate(steps) if "--check-urls" in s.get("run", ""))
     upload = next(i for i, s in enumerate(steps) if "upload-pages-artifact" in s.get("uses", ""))
-    assert pages < check < upload
+    build = next(i for i, s in enumerate(steps) if s.get("run", "").strip() == "make book")
+    assert pages < check < build < upload, "the settings are checked before the build"
     assert steps[pages]["id"] == "pages"
     env = steps[check]["env"]
     assert env["PAGES_URL"] == "${{ steps.pages.outputs.base_url }}"
