@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from . import _validate as check
+from .solvers import _shrink
 
 Cost = Callable[[Tensor, Tensor], Tensor]
 
@@ -29,11 +30,6 @@ Cost = Callable[[Tensor, Tensor], Tensor]
 def squared_error(y: Tensor, y_bar: Tensor) -> Tensor:
     """C(y, ȳ) = ‖y − ȳ‖², summed over every dimension but the batch: (B, ...) → (B,)."""
     return (y - y_bar).pow(2).flatten(1).sum(1)
-
-
-def soft_threshold(v: Tensor, tau: Tensor | float) -> Tensor:
-    """Shrinkage h_τ(v) = sign(v) · max(|v| − τ, 0), elementwise (τ broadcasts against v)."""
-    return torch.sign(v) * torch.clamp(v.abs() - tau, min=0)
 
 
 class Regularizer:
@@ -77,7 +73,7 @@ class L1(Regularizer):
         return (z.abs() * self._w(z)).flatten(1).sum(1)
 
     def prox(self, v: Tensor, tau: Tensor) -> Tensor:
-        return soft_threshold(v, tau * self._w(v))
+        return _shrink(v, tau * self._w(v))
 
 
 class SquaredL2(Regularizer):

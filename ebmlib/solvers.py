@@ -24,15 +24,33 @@ on the device and in the dtype of the inputs.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 from torch.nn import functional
 
 from . import _validate as check
-from .energy import soft_threshold
 
-__all__ = ["fista", "ista", "lipschitz", "shrink"]
+__all__ = ["SparseCode", "fista", "ista", "lipschitz", "shrink"]
+
+
+class SparseCode(NamedTuple):
+    """What every sparse-coding solver returns (:func:`ista`, :func:`fista`,
+    :func:`ebmlib.conv.conv_fista`).
+
+    Attributes:
+        z: the codes, (B, m) (feature maps (B, M, H_z, W_z) for the convolutional solver).
+        trace: the energy of every sample after every iteration, (T, B), detached; None
+            when the solver was called with ``trace=False``.
+        n_iter: T, the number of iterations done (fewer than ``max_iter`` when ``tol``
+            stopped the run).
+    """
+
+    z: Tensor
+    trace: Tensor | None
+    n_iter: int
 
 _BLOCK = 512  # iterations per block of the energy trace
 
@@ -49,21 +67,17 @@ def shrink(x: Tensor, theta: Tensor | float) -> Tensor:
         A tensor shaped like x.
     """
     check.tensor("x", x, finite=False)
-    if isinstance(theta, Tensor):
-        if theta.dim() == 1 and x.dim() >= 1 and theta.shape[0] != x.shape[-1]:
-            raise ValueError(f"argument 'theta': expected one threshold per component, shape "
-                             f"({x.shape[-1]},), received shape {tuple(theta.shape)}")
-        if theta.dim() > 1 or (theta.dim() == 1 and x.dim() == 0):
-            raise ValueError("argument 'theta': expected a number, a 0-d tensor or a tensor of "
-                             f"shape (m,), received shape {tuple(theta.shape)}")
+    if isinstance(theta, Tensor) and theta.numel() != 1:
+        check.require(theta.dim() == 1 and x.dim() >= 1 and theta.shape[0] == x.shape[-1], "theta",
+                      f"a number, a 0-d tensor or one threshold per component, shape "
+                      f"({x.shape[-1] if x.dim() else 1},)", f"shape {tuple(theta.shape)}")
         check.tensor("theta", theta, finite=False)
-        if not bool(torch.isfinite(theta).all()) or bool((theta < 0).any()):
-            raise ValueError("argument 'theta': expected finite values >= 0, received "
-                             f"{theta.detach().cpu().tolist()}")
+        check.require(bool(torch.isfinite(theta).all()) and not bool((theta < 0).any()), "theta",
+                      "finite values >= 0", theta.detach().cpu().tolist())
         theta = theta.to(device=x.device, dtype=x.dtype)
     else:
         theta = check.nonnegative("theta", theta)
-    return soft_threshold(x, theta)
+    return _shrink(x, theta)
 
 
 def lipschitz(W: Tensor) -> float:
@@ -76,6 +90,11 @@ def lipschitz(W: Tensor) -> float:
         L as a Python float (no gradient flows through it).
     """
     check.tensor("W", W, ndim=2, shape_doc="(n, m)")
+    return _lipschitz(W)
+
+
+def _lipschitz(W: Tensor) -> float:
+    """2 σ_max(W)², unchecked: the library's one Lipschitz routine for a dense matrix."""
     Wd = W.detach()
     if Wd.dtype not in (torch.float32, torch.float64):
         Wd = Wd.float()
@@ -90,7 +109,7 @@ def lipschitz(W: Tensor) -> float:
 
 def ista(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None = None, max_iter: int = 1000,
          tol: float = 1e-6, L: float | None = None, trace: bool = True
-         ) -> tuple[Tensor, Tensor | None]:
+         ) -> SparseCode:
     """ISTA: minimise E(z, y) = ‖y − W z‖² + λ‖z‖₁ for every sample of a batch.
 
     Iterates z ← h_{λ/L}(W_eᵀy + S z) (or the same step written with W directly when
@@ -111,9 +130,10 @@ def ista(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None = None, max_iter
             are needed; the trace returned is then None.
 
     Returns:
-        ``(z, trace)``: the codes, (B, m), and the energies of every sample after every
-        iteration, (T, B), detached (None with ``trace=False``). z keeps the autograd
-        graph of the iterations when y or W require grad; pass detached inputs to avoid
+        A :class:`SparseCode` ``(z, trace, n_iter)``: the codes, (B, m), the energies of
+        every sample after every iteration, (T, B), detached (None with ``trace=False``),
+        and the number of iterations T. z keeps the autograd graph of the iterations when
+        y or W require grad; pass detached inputs to avoid
         storing it.
     """
     return _solve(y, W, lam, z0=z0, max_iter=max_iter, tol=tol, L=L, fast=False, trace=trace)
@@ -121,7 +141,7 @@ def ista(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None = None, max_iter
 
 def fista(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None = None, max_iter: int = 1000,
           tol: float = 1e-6, L: float | None = None, restart: bool = False, trace: bool = True
-          ) -> tuple[Tensor, Tensor | None]:
+          ) -> SparseCode:
     """FISTA (Beck & Teboulle, 2009): ISTA with momentum, same arguments as :func:`ista`.
 
     With t_1 = 1 and v_1 = z0: x_k = h_{λ/L}(v_k − ∇f(v_k)/L),
@@ -138,9 +158,9 @@ def fista(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None = None, max_ite
     the solution is very sparse; the default is the textbook algorithm.
 
     Returns:
-        ``(z, trace)``: the last iterate x_T, (B, m), and the energies of the iterates
-        x_1 … x_T (not of the extrapolated points), (T, B), detached, or None with
-        ``trace=False``. The trace need not decrease monotonically.
+        A :class:`SparseCode` ``(z, trace, n_iter)``: the last iterate x_T, (B, m), the
+        energies of the iterates x_1 … x_T (not of the extrapolated points), (T, B),
+        detached, or None with ``trace=False``, and T. The trace need not decrease monotonically.
     """
     return _solve(y, W, lam, z0=z0, max_iter=max_iter, tol=tol, L=L, fast=True, restart=restart,
                   trace=trace)
@@ -148,11 +168,15 @@ def fista(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None = None, max_ite
 
 # -- implementation -------------------------------------------------------------------
 
-def _shrink_scalar(v: Tensor, eta: float) -> Tensor:
-    """h_η(v) for a scalar η: one fused kernel (softshrink) where autograd allows it."""
-    if eta > 0 and not v.requires_grad:
-        return functional.softshrink(v, eta)
-    return soft_threshold(v, eta)
+def _shrink(v: Tensor, theta: Tensor | float) -> Tensor:
+    """h_θ(v) = sign(v) · max(|v| − θ, 0): the library's one soft threshold, unchecked.
+
+    θ is a number or a tensor that broadcasts against v (per-component thresholds, a
+    learned threshold that needs its gradient). A positive number on a tensor that needs
+    no gradient takes one fused kernel (softshrink)."""
+    if not isinstance(theta, Tensor) and theta > 0 and not v.requires_grad:
+        return functional.softshrink(v, theta)
+    return torch.sign(v) * torch.clamp(v.abs() - theta, min=0)
 
 
 def _use_precomputed(B: int, n: int, m: int, max_iter: int) -> bool:
@@ -169,49 +193,45 @@ def _check_problem(y: Tensor, W: Tensor, lam: float, z0: Tensor | None, max_iter
                    tol: float, L: float | None) -> tuple[float, float, float | None]:
     check.tensor("y", y, ndim=2, shape_doc="(B, n)")
     check.tensor("W", W, ndim=2, shape_doc="(n, m)")
-    if y.device != W.device or y.dtype != W.dtype:
-        raise ValueError("arguments 'y' and 'W': expected the same device and dtype, received "
-                         f"{y.device}/{y.dtype} and {W.device}/{W.dtype}")
+    check.same_device_dtype("y", y, "W", W)
     n, m = W.shape
-    if y.shape[1] != n:
-        raise ValueError(f"arguments 'y' and 'W': expected y of shape (B, n) with n = {n} "
-                         f"(the rows of W, shape {tuple(W.shape)}), received y of shape "
-                         f"{tuple(y.shape)}")
-    if m == 0:
-        raise ValueError("argument 'W': expected at least one column (atom), received shape "
-                         f"{tuple(W.shape)}")
+    check.require(y.shape[1] == n, "y' and 'W", f"y of shape (B, n) with n = {n} (the rows of W, "
+                  f"shape {tuple(W.shape)})", f"y of shape {tuple(y.shape)}")
+    check.require(m > 0, "W", "at least one column (atom)", f"shape {tuple(W.shape)}")
     zero = (W.detach() == 0).all(0)
-    if bool(zero.any()):
-        j = int(zero.nonzero()[0, 0])
-        raise ValueError(f"argument 'W': column {j} is zero; normalise the dictionary's columns")
+    check.require(not bool(zero.any()), "W", "non-zero columns (normalise the dictionary's columns)",
+                  f"column {int(zero.nonzero()[0, 0]) if bool(zero.any()) else -1} all zeros")
     lam = check.nonnegative("lam", lam)
     if z0 is not None:
-        B = y.shape[0]
-        check.tensor("z0", z0, ndim=2, shape_doc=f"({B}, {m})")
-        if tuple(z0.shape) != (B, m):
-            raise ValueError(f"argument 'z0': expected shape (B, m) = ({B}, {m}), "
-                             f"received {tuple(z0.shape)}")
-        if z0.device != y.device or z0.dtype != y.dtype:
-            raise ValueError("arguments 'z0' and 'y': expected the same device and dtype, "
-                             f"received {z0.device}/{z0.dtype} and {y.device}/{y.dtype}")
+        check.tensor("z0", z0, ndim=2, shape_doc=f"({y.shape[0]}, {m})")
+        check.shape("z0", z0, (y.shape[0], m), f"(B, m) = ({y.shape[0]}, {m})")
+        check.same_device_dtype("z0", z0, "y", y)
     check.positive_int("max_iter", max_iter)
     tol = check.nonnegative("tol", tol)
     if L is not None:
-        L = check.nonnegative("L", L)
-        if L == 0:
-            raise ValueError("argument 'L': expected a number > 0, received 0")
+        L = check.positive("L", L)
     return lam, tol, L
 
 
 def _solve(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None, max_iter: int, tol: float,
            L: float | None, fast: bool, path: str = "auto", restart: bool = False,
-           trace: bool = True) -> tuple[Tensor, Tensor | None]:
-    """ISTA (``fast=False``) or FISTA (``fast=True``); ``path`` forces "precomputed" or "direct"."""
+           trace: bool = True) -> SparseCode:
+    """Check the arguments, then :func:`_dense` (ISTA with ``fast=False``, FISTA with True)."""
     lam, tol, L = _check_problem(y, W, lam, z0, max_iter, tol, L)
+    check.choice("path", path, ("auto", "precomputed", "direct"))
+    return _dense(y, W, lam, z0=z0, max_iter=max_iter, tol=tol, L=L, fast=fast, path=path,
+                  restart=restart, trace=trace)
+
+
+def _dense(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None = None, max_iter: int,
+           tol: float, L: float | None = None, fast: bool = True, path: str = "auto",
+           restart: bool = False, trace: bool = True) -> SparseCode:
+    """ISTA/FISTA with a dense dictionary, arguments unchecked (the library's loops call this);
+    ``path`` forces "precomputed" or "direct"."""
     B, n = y.shape
     m = W.shape[1]
     if L is None:
-        L = lipschitz(W)
+        L = _lipschitz(W)
     c = 2.0 / L  # step on ‖y − W z‖², whose gradient is 2 Wᵀ(W z − y)
     eta = lam / L  # threshold
     if path == "auto":
@@ -238,7 +258,7 @@ def _solve(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None, max_iter: int
             # and z S = u − W_eᵀy
             quad = torch.linalg.vecdot(z, (z - u).sub_(We_y_d)) / c
             return (yy + quad).clamp(min=0) + lam * torch.linalg.vector_norm(z, ord=1, dim=1)
-    elif path == "direct":
+    else:
         def lin(z: Tensor) -> Tensor:  # W z for every sample, (B, n)
             return z @ W.T
 
@@ -247,27 +267,45 @@ def _solve(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None, max_iter: int
 
         def energy(z: Tensor, s: Tensor) -> Tensor:
             return (y.detach() - s).pow(2).sum(1) + lam * torch.linalg.vector_norm(z, ord=1, dim=1)
-    else:
-        raise ValueError(f"argument 'path': expected 'auto', 'precomputed' or 'direct', "
-                         f"received {path!r}")
 
-    tiny = torch.finfo(y.dtype).tiny
-    x_prev, s_prev = z, lin(z)
+    return _proximal_gradient(lin, pre_shrink, energy, z, eta=eta, max_iter=max_iter, tol=tol,
+                              fast=fast, restart=restart, trace=trace)
+
+
+def _proximal_gradient(lin: Callable[[Tensor], Tensor], pre_shrink: Callable[[Tensor, Tensor], Tensor],
+                       energy: Callable[[Tensor, Tensor], Tensor], z0: Tensor, *, eta: float,
+                       max_iter: int, tol: float, fast: bool, restart: bool = False,
+                       trace: bool = True) -> SparseCode:
+    """The library's one ISTA/FISTA loop, for any linear decoder (dense or convolutional).
+
+    The problem comes as three closures: ``lin(z)``, affine in z, is all an iteration needs
+    to know of z (D z, or W_eᵀy + z S); ``pre_shrink(v, lin(v))`` is the gradient step
+    before the shrinkage h_η; ``energy(z, lin(z))`` is the energy of every sample, (B,).
+    Because ``lin`` is affine, the image of FISTA's extrapolated point (an affine
+    combination of two iterates) is the same combination of their images and costs no
+    product. Codes are (B, …): reductions run over every dimension but the first.
+    Arguments are not checked (the public solvers check them).
+    """
+    B = z0.shape[0]
+    tiny = torch.finfo(z0.dtype).tiny
+    x_prev, s_prev = z0, lin(z0)
     v, s_v = x_prev, s_prev
-    t = y.new_ones(B, 1) if restart else 1.0  # FISTA's momentum; per sample with restarts
+    # FISTA's momentum; one per sample, broadcast over the code's other dimensions, with restarts
+    t = z0.new_ones(B, *([1] * (z0.dim() - 1))) if restart else 1.0
     # The trace is written into blocks of _BLOCK iterations: appending one small (B,) tensor
     # per iteration between large temporaries fragments glibc's heap (gigabytes after
     # 10,000 iterations).
-    blocks = [y.new_empty(min(max_iter, _BLOCK), B)] if trace else []
+    blocks = [z0.new_empty(min(max_iter, _BLOCK), B)] if trace else []
     done = 0
     for _ in range(max_iter):
-        x = _shrink_scalar(pre_shrink(v, s_v), eta)
+        x = _shrink(pre_shrink(v, s_v), eta)
         s_x = lin(x)
         xd = x.detach()
         if trace:
             if done == len(blocks) * _BLOCK:
-                blocks.append(y.new_empty(min(max_iter - done, _BLOCK), B))
-            blocks[-1][done % _BLOCK] = energy(xd, s_x.detach())
+                blocks.append(z0.new_empty(min(max_iter - done, _BLOCK), B))
+            with torch.no_grad():
+                blocks[-1][done % _BLOCK] = energy(xd, s_x.detach())
         done += 1
         if tol > 0:
             xpd = x_prev.detach()
@@ -277,8 +315,8 @@ def _solve(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None, max_iter: int
                 break
         if fast:
             if restart:
-                against = torch.linalg.vecdot(v.detach() - xd, xd - x_prev.detach())[:, None] > 0
-                t = torch.where(against, torch.ones_like(t), t)
+                against = (v.detach() - xd).mul(xd - x_prev.detach()).flatten(1).sum(1) > 0
+                t = torch.where(against.view_as(t), torch.ones_like(t), t)
             sqrt = torch.sqrt if restart else math.sqrt
             t_next = (1.0 + sqrt(1.0 + 4.0 * t * t)) / 2.0
             weight = 1.0 + (t - 1.0) / t_next  # v = x + β (x − x_prev) = lerp(x_prev, x, 1 + β)
@@ -288,4 +326,4 @@ def _solve(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None, max_iter: int
         else:
             v, s_v = x, s_x
         x_prev, s_prev = x, s_x
-    return x_prev, torch.cat(blocks)[:done] if trace else None
+    return SparseCode(x_prev, torch.cat(blocks)[:done] if trace else None, done)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -149,3 +149,50 @@ def _run(fn: Callable[..., object], args: tuple, shape: tuple[int, ...], like_en
         return None, Feedback(False, f"Expected {like_en}, {shape}, received {tuple(out.shape)}.",
                               f"Forme attendue pour {like_fr} : {shape} ; reçue : {tuple(out.shape)}.")
     return out.detach().to(torch.float64), None
+
+
+_COUNT = {1: ("one answer", "une réponse"), 2: ("two answers", "deux réponses"),
+          3: ("three answers", "trois réponses"), 4: ("four answers", "quatre réponses")}
+
+
+def _read_prediction(answer: object, keys: Sequence[str], choices: Mapping[str, object], *,
+                     listed: tuple[str, str] | None = None, upper: bool = False,
+                     aliases: Mapping[object, str] | None = None
+                     ) -> tuple[dict[str, object] | None, Feedback | None]:
+    """Read an exploration exercise's prediction: a dict that gives each of ``keys`` one of
+    the written ``choices``.
+
+    Args:
+        answer: what the student's ``predict()`` returned.
+        keys: the questions, e.g. ``("free_energy", "atoms")``.
+        choices: each accepted written answer (after ``strip()``, and ``upper()`` when
+            ``upper``) and the value the checker compares, e.g. ``{"<": -1, "=": 0, ">": 1}``.
+        listed: how the messages list the choices, in English and in French (default: the
+            quoted choices, "A", "B" or "C" / « "A", "B" ou "C" »).
+        upper: read the answers case-insensitively (letters).
+        aliases: other names accepted for the keys (``{L1: "L1"}`` for a class as a key).
+
+    Returns:
+        ``(guess, None)`` with each key's value from ``choices``, or ``(None, feedback)``
+        saying, in both languages, what was wrong with the answer.
+    """
+    quoted = [f'"{c}"' for c in choices]
+    en, fr = listed or (", ".join(quoted[:-1]) + " or " + quoted[-1],
+                        ", ".join(quoted[:-1]) + " ou " + quoted[-1])
+    if isinstance(answer, dict) and aliases:
+        answer = {aliases.get(k, k): v for k, v in answer.items()}
+    if not isinstance(answer, dict) or not set(keys) <= set(answer):
+        shape = "{" + ", ".join(f'"{k}": …' for k in keys) + "}"
+        count_en, count_fr = _COUNT.get(len(keys), (f"{len(keys)} answers", f"{len(keys)} réponses"))
+        return None, Feedback(False, f"Return a dict with {count_en}: {shape}, each {en}.",
+                              f"Renvoyez un dictionnaire de {count_fr} : {shape}, chacune {fr}.")
+    guess = {}
+    for key in keys:
+        word = str(answer[key]).strip()
+        word = word.upper() if upper else word
+        if word not in choices:
+            return None, Feedback(False, f'The answer for "{key}" must be {en}; received '
+                                         f"{answer[key]!r}.",
+                                  f'La réponse pour "{key}" doit être {fr} ; reçue : {answer[key]!r}.')
+        guess[key] = choices[word]
+    return guess, None

@@ -16,7 +16,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..energy import L1, LatentEnergy, SquaredL2, soft_threshold, squared_error
+from ..energy import L1, LatentEnergy, SquaredL2, squared_error
+from ..solvers import _shrink as soft_threshold
 from ..toy import CurveDecoder, curve, distance_to_curve
 from ._feedback import (
     Feedback,
