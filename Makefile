@@ -14,10 +14,9 @@ book: $(STAMP)  ## build the English and French editions into _build/site
 
 test: $(STAMP)  ## lint, library and book tests, strict build + site checks, every notebook
 	$(VENV)/bin/ruff check .
-	EBM_REQUIRE_LAB=1 $(PY) -m pytest tests --ignore=tests/test_site.py --ignore=tests/test_browser.py \
-		--ignore=tests/test_offline.py
+	EBM_REQUIRE_LAB=1 $(PY) -m pytest tests -m "not site"
 	$(PY) _ext/build_site.py --all
-	EBM_REQUIRE_SITE=1 $(PY) -m pytest tests/test_site.py tests/test_browser.py tests/test_offline.py
+	EBM_REQUIRE_SITE=1 $(PY) -m pytest tests -m site
 	$(MAKE) --no-print-directory test-online
 	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NBVAL_TIMEOUT) \
 		-p no:cacheprovider book/fr
@@ -45,17 +44,16 @@ lab: $(STAMP)  ## open the chapters as notebooks in JupyterLab, with the project
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-test-lib: $(STAMP)  ## the library's tests only (fast)
-	$(PY) -m pytest tests --ignore=tests/test_site.py --ignore=tests/test_browser.py \
-		--ignore=tests/test_offline.py
+test-lib: $(STAMP)  ## the library's tests only (fast): every test not marked `site`
+	$(PY) -m pytest tests -m "not site"
 
 test-notebooks: $(STAMP)  ## run every notebook under nbval
 	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NBVAL_TIMEOUT) \
 		-p no:cacheprovider book/en book/fr
 
-bench: $(STAMP)  ## run the benchmarks (prints tables; installs bench/requirements.txt)
+bench: $(STAMP)  ## run the benchmarks (prints tables; installs bench/requirements.txt); BENCH_ARGS=--quick
 	$(PY) -m pip install --quiet -r bench/requirements.txt
-	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
+	for b in bench/bench_*.py; do $(PY) $$b $(BENCH_ARGS) || exit 1; done
 
 serve: book  ## serve the built site on http://127.0.0.1:8000
 	$(PY) -m http.server --bind 127.0.0.1 --directory _build/site 8000

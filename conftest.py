@@ -1,26 +1,15 @@
-"""pytest setup shared by the library tests and the notebook run.
+"""pytest setup for the notebook run; the tests' fixtures live in tests/conftest.py.
 
-* The ``device`` fixture runs a test once per available device (CPU always, CUDA or
-  MPS where present): see :func:`ebmlib.available_devices`.
-* With ``--nbval-lax``, the MyST-markdown notebooks under ``book/`` are collected as
-  notebooks: nbval reads them through jupytext (this relies on nbval 0.11's
-  ``IPyNbFile``, hence the pin in requirements.txt).
+With ``--nbval-lax``, the MyST-markdown notebooks under ``book/`` are collected as
+notebooks: nbval reads them through jupytext (this relies on nbval 0.11's ``IPyNbFile``,
+hence the pin in requirements.txt).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from ebmlib.device import available_devices
-
 ROOT = Path(__file__).parent
-
-
-@pytest.fixture(params=available_devices(), ids=str)
-def device(request):
-    return request.param
 
 
 def _is_text_notebook(path: Path) -> bool:

@@ -1,37 +1,39 @@
 """Benchmark: ebmlib's VAE against a re-implementation of pytorch/examples' VAE training loop.
 
-    python bench/bench_vae.py [--epochs 10] [--repeats 3] [--device cpu]   (or: make bench)
+    .venv/bin/python bench/bench_vae.py [--epochs 10] [--repeats 3] [--device cpu] [--threads N]
+                                        [--quick]        (or: make bench)
 
 Reference: pytorch/examples, vae/main.py: fc1 784→400 (ReLU), fc21/fc22 400→20 (μ, log σ²),
 fc3 20→400 (ReLU), fc4 400→784 (sigmoid); loss = BCE(sum) + KLD(sum); Adam 1e-3, batch 128;
 train loss reported per sample (sum over the epoch / N), test loss averaged per sample.
 The baseline below is that loop written out (``loss.item()`` every batch, sigmoid then
 ``binary_cross_entropy``); it leaves out the image files the example saves (no torchvision
-here). ebmlib runs ``VAE(784, 400, 20)`` (the same layers, created in the same order) with
-``train_vae`` (logits and ``binary_cross_entropy_with_logits``, one device sync per epoch).
+here). ebmlib runs ``VAE(784, 400, 20, seed=seed)`` (the same layers, created in the same
+order) with ``train_vae`` (logits and ``binary_cross_entropy_with_logits``, one device sync
+per epoch), whose History records the held-out loss of epoch 0, before training.
 
-Fairness: both start from the same weights (``torch.manual_seed(seed)`` before the model),
+Fairness: both start from the same weights (the reference: ``torch.manual_seed(seed)``
+before the model; ``VAE(seed=seed)`` has the same weights),
 visit the data in the same order (one ``torch.randperm`` per epoch from a CPU generator
 seeded with ``seed``, batches of 128, the last one short, as DataLoader(shuffle=True)),
 draw the same reparameterisation noise (a generator seeded with ``seed + 1``), and are
 evaluated on the held-out set with the same noise (``seed + 2``) and the same loss. The
 row t = 0 (before training) checks that: the two held-out losses must agree.
 Times are training time per epoch (held-out evaluation excluded), best of ``--repeats``
-runs, the two methods alternating. Everything runs in this one process.
+runs, the two methods alternating. Everything runs in this one process. ``--quick``: 2 epochs.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import time
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
-from common import digits
+from common import arguments, digits, print_table, setup, sync, threads_line
 from torch import nn
 
-from ebmlib.vae import VAE, evaluate, train_vae
+from ebmlib.vae import VAE, train_vae
 
 
 class ReferenceVAE(nn.Module):
@@ -81,7 +83,6 @@ def batches(X, batch_size, generator=None):
 
 def reference_run(train_X, test_X, epochs, seed, device):
     """The reference's main loop: for each epoch, train(epoch) then test(epoch)."""
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     torch.manual_seed(seed)
     model = ReferenceVAE().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -103,7 +104,7 @@ def reference_run(train_X, test_X, epochs, seed, device):
     for _ in range(epochs):
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             _set_noise(device, noise_state)
-            sync()
+            sync(device)
             start = time.perf_counter()
             model.train()
             train_loss = 0
@@ -114,7 +115,7 @@ def reference_run(train_X, test_X, epochs, seed, device):
                 loss.backward()
                 train_loss += loss.item()
                 optimizer.step()
-            sync()
+            sync(device)
             seconds.append(time.perf_counter() - start)
             noise_state = _get_noise(device)
         train_losses.append(train_loss / len(train_X))
@@ -134,24 +135,20 @@ def _get_noise(device):
 
 
 def ebmlib_run(train_X, test_X, epochs, seed, device):
-    torch.manual_seed(seed)
-    model = VAE(784, 400, 20).to(device)
-    before = evaluate(model, test_X, batch_size=128, seed=seed + 2)
-    history = train_vae(model, train_X, epochs=epochs, batch_size=128, lr=1e-3, Y_val=test_X,
-                        seed=seed, progress=False)
-    return [before.loss, *history.val_loss], history.train_loss, history.seconds
+    model = VAE(784, 400, 20, seed=seed).to(device)
+    history = train_vae(model, train_X, epochs=epochs, batch_size=128, lr=1e-3, Y_val=test_X, seed=seed)
+    seconds = [b - a for a, b in pairwise(history.seconds)]  # cumulative → per epoch
+    return history.values("loss"), history.values("loss", of="loss")[1:], seconds
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser = arguments(__doc__)
+    parser.add_argument("--epochs", type=int, default=None, help="default 10 (2 with --quick)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    device = torch.device(args.device)
-    train_X, test_X, source = digits()
-    train_X, test_X = train_X.to(device), test_X.to(device)
+    device = setup(args)
+    args.epochs = args.epochs or (2 if args.quick else 10)
+    train_X, test_X, source = digits(device)
     print(f"data: {source}, {len(train_X)} training / {len(test_X)} held-out digits; device {device}, "
           f"{torch.get_num_threads()} threads; {args.epochs} epochs, best of {args.repeats} runs")
 
@@ -168,11 +165,9 @@ def main() -> None:
     ref_sec = [min(res[2][e] for res in runs["reference"]) for e in range(args.epochs)]
     ours_sec = [min(res[2][e] for res in runs["ebmlib"]) for e in range(args.epochs)]
 
-    print("\nHeld-out loss per sample (BCE + KL, summed over pixels and code dimensions) and "
-          "training seconds per epoch")
     head = ("epoch", "test ref", "test ebmlib", "ebmlib−ref", "train ref", "train ebmlib",
             "s ref", "s ebmlib", "s ratio")
-    print(" | ".join(f"{h:>12}" for h in head))
+    table = []
     for e in range(args.epochs + 1):
         cells = [str(e), f"{ref_loss[e]:.3f}", f"{ours_loss[e]:.3f}", f"{ours_loss[e] - ref_loss[e]:+.3f}"]
         if e == 0:
@@ -180,7 +175,9 @@ def main() -> None:
         else:
             cells += [f"{ref_train[e - 1]:.3f}", f"{ours_train[e - 1]:.3f}", f"{ref_sec[e - 1]:.3f}",
                       f"{ours_sec[e - 1]:.3f}", f"{ours_sec[e - 1] / ref_sec[e - 1]:.2f}"]
-        print(" | ".join(f"{c:>12}" for c in cells))
+        table.append(cells)
+    print_table(head, table, title="Held-out loss per sample (BCE + KL, summed over pixels and code "
+                                   "dimensions) and training seconds per epoch")
     diffs = [o - r for o, r in zip(ours_loss[1:], ref_loss[1:], strict=True)]
     ratio = sum(ours_sec) / sum(ref_sec)
     print(f"\ntotal training seconds: reference {sum(ref_sec):.2f}, ebmlib {sum(ours_sec):.2f} "
@@ -192,8 +189,7 @@ def main() -> None:
     print(f"goal 2, seconds per epoch <= reference: {'met' if ratio <= 1 else 'missed'} "
           f"(epochs where ebmlib is slower: {slower} of {args.epochs})")
     print("anchor with full MNIST: pytorch/examples reaches a test loss of about 106.7 at epoch 7")
-    print(f"OMP/MKL threads: torch {torch.get_num_threads()}, "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
+    print(threads_line())
 
 
 if __name__ == "__main__":

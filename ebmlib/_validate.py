@@ -19,6 +19,7 @@ import numbers
 from collections.abc import Sequence
 from typing import NoReturn
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -65,7 +66,8 @@ def shape(name: str, value: Tensor, expected: Sequence[int | None], shape_doc: s
     """Check a tensor's shape; ``None`` in ``expected`` accepts any size on that dimension."""
     got = tuple(value.shape)
     if len(got) != len(expected) or any(e is not None and e != g for e, g in zip(expected, got, strict=True)):
-        want = shape_doc or "(" + ", ".join("·" if e is None else str(e) for e in expected) + ")"
+        sizes = ["·" if e is None else str(e) for e in expected]
+        want = shape_doc or "(" + ", ".join(sizes) + ("," if len(sizes) == 1 else "") + ")"
         fail(name, f"shape {want}", f"shape {got}")
     return value
 
@@ -136,7 +138,7 @@ def positive_int(name: str, value: object) -> int:
 
 def flag(name: str, value: object) -> bool:
     """Check that ``value`` is a boolean (numpy booleans accepted)."""
-    if not isinstance(value, bool) and type(value).__name__ != "bool_":
+    if not isinstance(value, (bool, np.bool_)):
         fail(name, "True or False", repr(value))
     return bool(value)
 

@@ -1,6 +1,6 @@
 r"""Convolutional sparse coding and the convolutional sparse auto-encoder.
 
-The dictionary is a set of M kernels K_i and the code a set of M sparse feature maps
+The dictionary is a set of m kernels K_i and the code a set of m sparse feature maps
 Z_i; an image y with C channels is reconstructed as y ≈ Σ_i K_i * Z_i, and the energy is
 
 .. math::  E(Z, y) = \tfrac12 \bigl\lVert y - \textstyle\sum_i K_i * Z_i \bigr\rVert^2
@@ -12,9 +12,12 @@ gradient of the smooth part is Dᵀ(D Z − y) and the Lipschitz constant is L =
 convention of the convolutional sparse-coding literature (and of sporco's ``ConvBPDN``).
 
 Shapes: images y are (B, C, H, W) (C = 1 for grey, 3 for colour); kernels K are
-(M, C, k_h, k_w), kernel i holding one k_h × k_w filter per channel; feature maps Z are
-(B, M, H_z, W_z). ``*`` is a true convolution (the kernel is flipped), summed over the
-maps for every channel: y_c = Σ_i K_{i,c} * Z_i.
+(M, C, k_h, k_w), kernel i holding one k_h × k_w filter per channel (M = m, the number of
+kernels and maps); feature maps Z are (B, M, H_z, W_z). ``*`` is a true convolution (the
+kernel is flipped), summed over the maps for every channel: y_c = Σ_i K_{i,c} * Z_i.
+The training photographs ``Y`` are a sequence of (C, H, W) images (or an (N, C, H, W)
+tensor); :func:`ebmlib.data.highpass_images` prepares them and
+:func:`ebmlib.data.random_crops` cuts batches out of them.
 
 Boundary (the ``boundary`` argument, the same for every function of this module):
 
@@ -29,69 +32,102 @@ Boundary (the ``boundary`` argument, the same for every function of this module)
 
 Both are computed in the Fourier domain (``torch.fft.rfft2``) on the maps' grid: the
 "full" operator is the circular convolution on the (H_z, W_z) grid followed by a crop,
-and its adjoint zero-pads y back onto that grid. Everything follows the device and the
-dtype of the inputs.
+and its adjoint zero-pads y back onto that grid. Inference (:func:`conv_fista`) runs on
+the library's one proximal-gradient loop, :func:`ebmlib.solvers._proximal_gradient`, with
+this operator in place of the dense dictionary. Everything follows the device and the
+dtype of the inputs; the auto-encoder is made on the CPU and moves with ``.to(device)``.
 """
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional
-from tqdm.auto import tqdm
 
 from . import _validate as check
+from ._saving import Saveable
+from ._training import History, Run
+from .data import _image_list, _random_crops
+from .solvers import SparseCode, _proximal_gradient, _shrink
 
-__all__ = ["BOUNDARIES", "ConvSparseAutoEncoder", "ConvTrainingCurve", "conv_energy", "conv_fista",
-           "conv_lipschitz", "conv_lipschitz_power", "decode", "decode_adjoint", "highpass",
-           "learn_conv_dictionary", "map_size", "normalize_kernels", "random_crops", "train_conv_autoencoder"]
+__all__ = ["BOUNDARIES", "ConvSparseAutoEncoder", "conv_energy", "conv_fista", "conv_lipschitz",
+           "conv_lipschitz_power", "decode", "decode_adjoint", "learn_conv_dictionary", "map_size",
+           "normalize_kernels", "train_conv_autoencoder"]
 
 BOUNDARIES = ("full", "circular")
+
+_PER_IMAGE = (1, 2, 3)  # the dimensions an energy sums over: (C, H, W) of an image, (M, H_z, W_z) of maps
 
 
 # -- argument checks ------------------------------------------------------------------
 
-def _boundary(boundary: str) -> str:
-    if boundary not in BOUNDARIES:
-        raise ValueError(f"argument 'boundary': expected 'full' or 'circular', received {boundary!r}")
-    return boundary
-
-
-def _kernels(K: Tensor, name: str = "K") -> Tensor:
+def _kernels(K: object, name: str = "K") -> Tensor:
+    """Kernels (M, C, k_h, k_w), finite and non-empty."""
     check.tensor(name, K, ndim=4, shape_doc="(M, C, k_h, k_w)")
-    if min(K.shape) == 0:
-        raise ValueError(f"argument '{name}': expected non-empty kernels (M, C, k_h, k_w), "
-                         f"received shape {tuple(K.shape)}")
+    check.require(min(K.shape) > 0, name, "non-empty kernels (M, C, k_h, k_w)", f"shape {tuple(K.shape)}")
     return K
 
 
-def _images(y: Tensor, K: Tensor, name: str = "y") -> Tensor:
+def _images(y: object, K: Tensor, name: str = "y", kernels: str = "K") -> Tensor:
+    """Images (B, C, H, W) with the kernels' C, device and dtype."""
     check.tensor(name, y, ndim=4, shape_doc="(B, C, H, W)")
-    if y.shape[1] != K.shape[1]:
-        raise ValueError(f"arguments '{name}' and 'K': expected {name} with C = {K.shape[1]} channels "
-                         f"(K has shape {tuple(K.shape)}), received {name} of shape {tuple(y.shape)}")
-    if y.device != K.device or y.dtype != K.dtype:
-        raise ValueError(f"arguments '{name}' and 'K': expected the same device and dtype, received "
-                         f"{y.device}/{y.dtype} and {K.device}/{K.dtype}")
+    check.require(y.shape[1] == K.shape[1], f"{name}' and '{kernels}",
+                  f"{name} with C = {K.shape[1]} channels ({kernels} has shape {tuple(K.shape)})",
+                  f"{name} of shape {tuple(y.shape)}")
+    check.same_device_dtype(name, y, kernels, K)
     return y
+
+
+def _pair(name: str, value: object) -> tuple[int, int]:
+    """A size (rows, columns): two integers >= 1."""
+    check.require(isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2, name,
+                  "a pair of integers (rows, columns)", repr(value))
+    return check.positive_int(name, value[0]), check.positive_int(name, value[1])
+
+
+def _grid(image_size: tuple[int, int], kernel_size: tuple[int, int], boundary: str,
+          name: str) -> tuple[int, int]:
+    """The maps' (H_z, W_z), after checking that the kernels fit a circular image; ``name`` is
+    the argument that holds the kernels (or their size)."""
+    (H, W), (kh, kw) = image_size, kernel_size
+    check.require(boundary == "full" or (kh <= H and kw <= W), name,
+                  f"kernels no larger than the image ({H} × {W}) with boundary='circular'",
+                  f"{kh} × {kw} kernels")
+    return _map_size(image_size, kernel_size, boundary)
+
+
+def _check_maps(name: str, maps: object, shape: tuple[int, ...], boundary: str, y: Tensor) -> Tensor:
+    """Feature maps given with y: a finite (B, M, H_z, W_z) tensor of ``shape``, y's device and dtype."""
+    check.tensor(name, maps, ndim=4, shape_doc="(B, M, H_z, W_z)")
+    check.shape(name, maps, shape, f"(B, M, H_z, W_z) = {shape} for boundary={boundary!r}")
+    check.same_device_dtype(name, maps, "y", y)
+    return maps
 
 
 def map_size(image_size: tuple[int, int], kernel_size: tuple[int, int],
              boundary: str = "full") -> tuple[int, int]:
-    """(H_z, W_z) of the feature maps of an (H, W) image: (H + k_h − 1, W + k_w − 1) for
-    ``"full"``, (H, W) for ``"circular"``."""
+    """(H_z, W_z) of the feature maps of an (H, W) image.
+
+    Args:
+        image_size: (H, W) of the images.
+        kernel_size: (k_h, k_w) of the kernels.
+        boundary: ``"full"``, maps (H + k_h − 1, W + k_w − 1), or ``"circular"``, maps (H, W),
+            which needs kernels no larger than the image.
+
+    Returns:
+        (H_z, W_z).
+    """
+    image_size = _pair("image_size", image_size)
+    kernel_size = _pair("kernel_size", kernel_size)
+    return _grid(image_size, kernel_size, check.choice("boundary", boundary, BOUNDARIES), "kernel_size")
+
+
+def _map_size(image_size: tuple[int, int], kernel_size: tuple[int, int], boundary: str) -> tuple[int, int]:
     (H, W), (kh, kw) = image_size, kernel_size
-    if _boundary(boundary) == "full":
-        return H + kh - 1, W + kw - 1
-    if kh > H or kw > W:
-        raise ValueError(f"argument 'K': with boundary='circular' the kernels ({kh} × {kw}) must "
-                         f"not be larger than the image ({H} × {W})")
-    return H, W
+    return (H + kh - 1, W + kw - 1) if boundary == "full" else (H, W)
 
 
 def _image_size(z_size: tuple[int, int], kernel_size: tuple[int, int], boundary: str) -> tuple[int, int]:
@@ -150,6 +186,11 @@ class _Operator:
         return float(top.max())
 
 
+def _decode(z: Tensor, K: Tensor, boundary: str) -> Tensor:
+    """D z, unchecked (differentiable in z and K)."""
+    return _Operator(K, tuple(z.shape[-2:]), boundary).apply(z)
+
+
 def decode(z: Tensor, K: Tensor, boundary: str = "full") -> Tensor:
     """The reconstruction D Z = Σ_i K_i * Z_i, per channel.
 
@@ -164,18 +205,15 @@ def decode(z: Tensor, K: Tensor, boundary: str = "full") -> Tensor:
     """
     _kernels(K)
     check.tensor("z", z, ndim=4, shape_doc="(B, M, H_z, W_z)")
-    if z.shape[1] != K.shape[0]:
-        raise ValueError(f"arguments 'z' and 'K': expected z with M = {K.shape[0]} maps (K has shape "
-                         f"{tuple(K.shape)}), received z of shape {tuple(z.shape)}")
-    if z.device != K.device or z.dtype != K.dtype:
-        raise ValueError("arguments 'z' and 'K': expected the same device and dtype, received "
-                         f"{z.device}/{z.dtype} and {K.device}/{K.dtype}")
-    boundary = _boundary(boundary)
+    check.require(z.shape[1] == K.shape[0], "z' and 'K", f"z with M = {K.shape[0]} maps (K has shape "
+                  f"{tuple(K.shape)})", f"z of shape {tuple(z.shape)}")
+    check.same_device_dtype("z", z, "K", K)
+    boundary = check.choice("boundary", boundary, BOUNDARIES)
     H, W = _image_size(tuple(z.shape[-2:]), tuple(K.shape[-2:]), boundary)
-    if H < 1 or W < 1 or (boundary == "circular" and (K.shape[-2] > H or K.shape[-1] > W)):
-        raise ValueError(f"argument 'z': maps of size {tuple(z.shape[-2:])} are too small for "
-                         f"{tuple(K.shape[-2:])} kernels with boundary={boundary!r}")
-    return _Operator(K, tuple(z.shape[-2:]), boundary).apply(z)
+    check.require(H >= 1 and W >= 1 and (boundary == "full" or (K.shape[-2] <= H and K.shape[-1] <= W)),
+                  "z", f"maps large enough for {tuple(K.shape[-2:])} kernels with boundary={boundary!r}",
+                  f"maps of size {tuple(z.shape[-2:])}")
+    return _decode(z, K, boundary)
 
 
 def decode_adjoint(y: Tensor, K: Tensor, boundary: str = "full") -> Tensor:
@@ -192,7 +230,8 @@ def decode_adjoint(y: Tensor, K: Tensor, boundary: str = "full") -> Tensor:
         Maps, (B, M, H_z, W_z) with (H_z, W_z) = :func:`map_size` ((H, W), (k_h, k_w)).
     """
     _images(y, _kernels(K))
-    z_size = map_size(tuple(y.shape[-2:]), tuple(K.shape[-2:]), boundary)
+    boundary = check.choice("boundary", boundary, BOUNDARIES)
+    z_size = _grid(tuple(y.shape[-2:]), tuple(K.shape[-2:]), boundary, "K")
     return _Operator(K, z_size, boundary).adjoint(y)
 
 
@@ -208,14 +247,19 @@ def conv_lipschitz(K: Tensor, image_size: tuple[int, int], boundary: str = "full
         K: kernels, (M, C, k_h, k_w).
         image_size: (H, W) of the images.
         boundary: ``"full"`` or ``"circular"``.
+
+    Returns:
+        L as a Python float.
     """
     _kernels(K)
-    z_size = map_size(image_size, tuple(K.shape[-2:]), boundary)
+    image_size = _pair("image_size", image_size)
+    boundary = check.choice("boundary", boundary, BOUNDARIES)
+    z_size = _grid(image_size, tuple(K.shape[-2:]), boundary, "K")
     return _Operator(K.detach(), z_size, boundary).lipschitz()
 
 
 def conv_lipschitz_power(K: Tensor, image_size: tuple[int, int], boundary: str = "full", *,
-                         n_iter: int = 100, seed: int = 0) -> float:
+                         n_iter: int = 100, seed: int | torch.Generator = 0) -> float:
     """‖D‖² estimated by power iteration on DᵀD, from random maps: the Rayleigh quotient
     ‖D z‖² / ‖z‖² after ``n_iter`` iterations. It is a lower bound of ‖D‖² that rises towards
     it, so with :func:`conv_lipschitz` (an upper bound for ``"full"``) it brackets ‖D‖².
@@ -225,14 +269,20 @@ def conv_lipschitz_power(K: Tensor, image_size: tuple[int, int], boundary: str =
         K: kernels, (M, C, k_h, k_w).
         image_size: (H, W) of the images.
         boundary: ``"full"`` or ``"circular"``.
-        n_iter: number of iterations (>= 1).
-        seed: seed of the random start.
+        n_iter: the number of iterations (>= 1), all of which are run.
+        seed: the random start's seed, an integer (the same call draws the same start) or a
+            ``torch.Generator`` (drawn from, continuing its stream).
+
+    Returns:
+        The estimate of ‖D‖² as a Python float.
     """
     _kernels(K)
-    check.positive_int("n_iter", n_iter)
-    z_size = map_size(image_size, tuple(K.shape[-2:]), boundary)
+    image_size = _pair("image_size", image_size)
+    boundary = check.choice("boundary", boundary, BOUNDARIES)
+    n_iter = check.positive_int("n_iter", n_iter)
+    g = check.generator("seed", seed)
+    z_size = _grid(image_size, tuple(K.shape[-2:]), boundary, "K")
     op = _Operator(K.detach(), z_size, boundary)
-    g = torch.Generator().manual_seed(seed)
     z = torch.randn(1, K.shape[0], *z_size, generator=g, dtype=K.dtype).to(K.device)
     z = z / torch.linalg.vector_norm(z)
     with torch.no_grad():
@@ -242,52 +292,49 @@ def conv_lipschitz_power(K: Tensor, image_size: tuple[int, int], boundary: str =
         return float(op.apply(z).pow(2).sum())
 
 
+# -- the energy -----------------------------------------------------------------------
+
+def _energy(y: Tensor, s: Tensor, z: Tensor, lam: float) -> Tensor:
+    """½‖y − s‖² + λ‖z‖₁ per image, with s = D z the reconstruction: the module's one formula
+    of the energy, (B,)."""
+    return 0.5 * (y - s).pow(2).sum(_PER_IMAGE) + lam * z.abs().sum(_PER_IMAGE)
+
+
 def conv_energy(y: Tensor, K: Tensor, z: Tensor, lam: float, boundary: str = "full") -> Tensor:
     r"""E(Z, y) = ½‖y − Σ_i K_i * Z_i‖² + λ Σ_i ‖Z_i‖₁ for every image of a batch.
 
     Args:
-        y: images, (B, C, H, W); K: kernels, (M, C, k_h, k_w); z: maps, (B, M, H_z, W_z);
-        lam: λ >= 0; boundary: ``"full"`` or ``"circular"``.
+        y: images, (B, C, H, W).
+        K: kernels, (M, C, k_h, k_w).
+        z: feature maps, (B, M, H_z, W_z) with (H_z, W_z) = :func:`map_size`.
+        lam: λ >= 0.
+        boundary: ``"full"`` or ``"circular"``.
 
     Returns:
-        The energies, (B,).
+        The energies, (B,). Differentiable in y, K and z.
     """
     _images(y, _kernels(K))
     lam = check.nonnegative("lam", lam)
-    want = map_size(tuple(y.shape[-2:]), tuple(K.shape[-2:]), boundary)
-    check.tensor("z", z, ndim=4, shape_doc="(B, M, H_z, W_z)")
-    if tuple(z.shape) != (y.shape[0], K.shape[0], *want):
-        raise ValueError(f"argument 'z': expected shape (B, M, H_z, W_z) = "
-                         f"{(y.shape[0], K.shape[0], *want)} for boundary={boundary!r}, "
-                         f"received {tuple(z.shape)}")
-    r = y - decode(z, K, boundary)
-    return 0.5 * r.pow(2).sum((1, 2, 3)) + lam * z.abs().sum((1, 2, 3))
+    boundary = check.choice("boundary", boundary, BOUNDARIES)
+    want = _grid(tuple(y.shape[-2:]), tuple(K.shape[-2:]), boundary, "K")
+    _check_maps("z", z, (y.shape[0], K.shape[0], *want), boundary, y)
+    return _energy(y, _decode(z, K, boundary), z, lam)
 
 
 # -- inference: FISTA on the feature maps ---------------------------------------------
 
-def _check_maps(name: str, maps: object, shape: tuple[int, ...], boundary: str, y: Tensor) -> None:
-    """Feature maps given with y: a finite (B, M, H_z, W_z) tensor of ``shape``, y's device and dtype."""
-    check.tensor(name, maps, ndim=4, shape_doc="(B, M, H_z, W_z)")
-    if tuple(maps.shape) != shape:
-        raise ValueError(f"argument '{name}': expected shape (B, M, H_z, W_z) = {shape} "
-                         f"for boundary={boundary!r}, received {tuple(maps.shape)}")
-    if maps.device != y.device or maps.dtype != y.dtype:
-        raise ValueError(f"arguments '{name}' and 'y': expected the same device and dtype, "
-                         f"received {maps.device}/{maps.dtype} and {y.device}/{y.dtype}")
-
-
 def conv_fista(y: Tensor, K: Tensor, lam: float, *, z0: Tensor | None = None, max_iter: int = 200,
                tol: float = 1e-4, L: float | None = None, boundary: str = "full",
-               restart: bool = False, target: Tensor | None = None,
-               alpha: float = 0.0) -> tuple[Tensor, Tensor]:
+               restart: bool = False, target: Tensor | None = None, alpha: float = 0.0,
+               trace: bool = True) -> SparseCode:
     """FISTA for the feature maps: minimise E(Z, y) = ½‖y − Σ_i K_i * Z_i‖² + λ Σ_i ‖Z_i‖₁,
     plus (α/2)‖Z − T‖² when a ``target`` T and a weight ``alpha`` α > 0 are given.
 
     x_k = h_{λ/L}(v_k − Dᵀ(D v_k − y)/L), t_{k+1} = (1 + √(1 + 4 t_k²))/2,
-    v_{k+1} = x_k + (t_k − 1)/t_{k+1} (x_k − x_{k−1}), as in :func:`ebmlib.solvers.fista`
-    but with the convolution operator D (in the Fourier domain). D v is a combination of
-    D x_k and D x_{k−1}, so an iteration costs one transform of the maps each way.
+    v_{k+1} = x_k + (t_k − 1)/t_{k+1} (x_k − x_{k−1}): the loop of :func:`ebmlib.solvers.fista`
+    (the library's one) with the convolution operator D (in the Fourier domain) in place of
+    W_d. D v is a combination of D x_k and D x_{k−1}, so an iteration costs one transform of
+    the maps each way.
 
     With the prediction term (the inference of predictive sparse decomposition, where T is
     the encoder's prediction Enc(y)), the smooth part gains the gradient α(Z − T) and its
@@ -302,7 +349,7 @@ def conv_fista(y: Tensor, K: Tensor, lam: float, *, z0: Tensor | None = None, ma
         max_iter: maximum number of iterations (>= 1).
         tol: stop when ‖Z_{k+1} − Z_k‖_F / ‖Z_k‖_F <= tol over the batch; 0 runs exactly
             ``max_iter`` iterations (and synchronises nothing between iterations).
-        L: a Lipschitz constant >= ‖D‖²; default :func:`conv_lipschitz`. With the
+        L: a Lipschitz constant >= ‖D‖², > 0; default :func:`conv_lipschitz`. With the
             prediction term, α is added to it.
         boundary: ``"full"`` (maps (H + k_h − 1) × (W + k_w − 1)) or ``"circular"`` (H × W).
         restart: reset the momentum of an image when its last step went against the
@@ -311,230 +358,177 @@ def conv_fista(y: Tensor, K: Tensor, lam: float, *, z0: Tensor | None = None, ma
             when ``alpha`` > 0.
         alpha: α >= 0, the weight of the prediction term (α/2)‖Z − T‖²; 0 (the default)
             leaves it out.
+        trace: record the energy of every image after every iteration (default); False
+            skips that work when only the maps are needed, and the trace returned is None.
 
     Returns:
-        ``(z, trace)``: the maps, (B, M, H_z, W_z), and the energy of every image after every
-        iteration (prediction term included), (T, B), detached.
+        A :class:`~ebmlib.solvers.SparseCode` ``(z, trace, n_iter)``: the maps,
+        (B, M, H_z, W_z); the energy of every image after every iteration (prediction term
+        included), (T, B), detached, or None with ``trace=False``; and T, the number of
+        iterations done.
     """
     _images(y, _kernels(K))
-    boundary = _boundary(boundary)
+    boundary = check.choice("boundary", boundary, BOUNDARIES)
     lam = check.nonnegative("lam", lam)
-    check.positive_int("max_iter", max_iter)
+    max_iter = check.positive_int("max_iter", max_iter)
     tol = check.nonnegative("tol", tol)
+    restart = check.flag("restart", restart)
+    trace = check.flag("trace", trace)
     zero = (K.detach() == 0).flatten(1).all(1)
-    if bool(zero.any()):
-        raise ValueError(f"argument 'K': kernel {int(zero.nonzero()[0, 0])} is all zeros; "
-                         "normalise the kernels")
+    check.require(not bool(zero.any()), "K", "no kernel all zeros (normalise the kernels)",
+                  f"kernel {int(zero.nonzero()[0, 0]) if bool(zero.any()) else -1} is all zeros")
     B, M = y.shape[0], K.shape[0]
-    z_size = map_size(tuple(y.shape[-2:]), tuple(K.shape[-2:]), boundary)
+    z_size = _grid(tuple(y.shape[-2:]), tuple(K.shape[-2:]), boundary, "K")
     if z0 is not None:
         _check_maps("z0", z0, (B, M, *z_size), boundary, y)
     alpha = check.nonnegative("alpha", alpha)
-    if alpha > 0:
-        if target is None:
-            raise ValueError("argument 'target': expected maps (B, M, H_z, W_z) when alpha > 0, "
-                             "received None")
+    check.require(alpha == 0 or target is not None, "target",
+                  "maps (B, M, H_z, W_z) when alpha > 0", "None")
+    if target is not None:
         _check_maps("target", target, (B, M, *z_size), boundary, y)
-    op = _Operator(K, z_size, boundary)
+    if L is not None:
+        L = check.positive("L", L)
+    return _conv_fista(y, K, lam, z0=z0, max_iter=max_iter, tol=tol, L=L, boundary=boundary,
+                       restart=restart, target=target, alpha=alpha, trace=trace)
+
+
+def _conv_fista(y: Tensor, K: Tensor, lam: float, *, z0: Tensor | None = None, max_iter: int,
+                tol: float, L: float | None = None, boundary: str, restart: bool = False,
+                target: Tensor | None = None, alpha: float = 0.0, trace: bool = True,
+                op: _Operator | None = None) -> SparseCode:
+    """:func:`conv_fista` with its arguments unchecked, for the library's loops; ``op`` is the
+    operator of K on the maps' grid if the caller has made it already."""
+    B = y.shape[0]
+    if op is None:
+        op = _Operator(K, _map_size(tuple(y.shape[-2:]), tuple(K.shape[-2:]), boundary), boundary)
     if L is None:
         L = op.lipschitz()
-    elif check.nonnegative("L", L) == 0:
-        raise ValueError("argument 'L': expected a number > 0, received 0")
     L = float(L) + alpha  # the smooth part's Lipschitz constant, prediction term included
-    eta = lam / L
+    z0 = y.new_zeros(B, op.M, *op.z_size) if z0 is None else z0
+    yd = y.detach()
+    predicting = alpha > 0
 
-    x_prev = y.new_zeros(B, M, *z_size) if z0 is None else z0
-    s_prev = op.apply(x_prev)
-    v, s_v = x_prev, s_prev
-    t = y.new_ones(B, 1, 1, 1) if restart else 1.0
-    trace = y.new_empty(max_iter, B)
-    tiny = torch.finfo(y.dtype).tiny
-    done = 0
-    for _ in range(max_iter):
+    def pre_shrink(v: Tensor, s_v: Tensor) -> Tensor:  # v − ∇f(v)/L, with s_v = D v
         grad = op.adjoint(s_v - y)
-        if alpha > 0:
+        if predicting:
             grad = grad + alpha * (v - target)
-        step = v - grad / L
-        x = functional.softshrink(step, eta) if eta > 0 and not step.requires_grad else \
-            torch.sign(step) * torch.clamp(step.abs() - eta, min=0)
-        s_x = op.apply(x)
-        with torch.no_grad():
-            trace[done] = 0.5 * (y - s_x).pow(2).sum((1, 2, 3)) + lam * x.abs().sum((1, 2, 3))
-            if alpha > 0:
-                trace[done] += 0.5 * alpha * (x - target).pow(2).sum((1, 2, 3))
-        done += 1
-        if tol > 0:
-            change = torch.linalg.vector_norm(x.detach() - x_prev.detach()) / \
-                torch.linalg.vector_norm(x_prev.detach()).clamp(min=tiny)
-            if float(change) <= tol:
-                x_prev = x
-                break
-        if restart:
-            against = ((v - x) * (x - x_prev)).detach().sum((1, 2, 3), keepdim=True) > 0
-            t = torch.where(against, torch.ones_like(t), t)
-            t_next = (1.0 + torch.sqrt(1.0 + 4.0 * t * t)) / 2.0
-        else:
-            t_next = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
-        weight = 1.0 + (t - 1.0) / t_next  # v = x + β(x − x_prev) = lerp(x_prev, x, 1 + β)
-        v = torch.lerp(x_prev, x, weight)
-        s_v = torch.lerp(s_prev, s_x, weight)
-        t = t_next
-        x_prev, s_prev = x, s_x
-    return x_prev, trace[:done]
+        return v - grad / L
 
+    def energy(z: Tensor, s: Tensor) -> Tensor:
+        e = _energy(yd, s, z, lam)
+        if predicting:
+            e += 0.5 * alpha * (z - target.detach()).pow(2).sum(_PER_IMAGE)
+        return e
 
-# -- data ---------------------------------------------------------------------------
-
-def highpass(images: Tensor, sigma: float = 2.0) -> Tensor:
-    """The image minus its Gaussian blur of standard deviation ``sigma`` pixels, per channel.
-
-    Removes the strong low frequencies of natural images (what a whitening does for patches)
-    so that the kernels spend their energy on edges. The blur reflects the image at its
-    borders. Input and output (B, C, H, W).
-    """
-    check.tensor("images", images, ndim=4, shape_doc="(B, C, H, W)")
-    if check.nonnegative("sigma", sigma) == 0:
-        raise ValueError("argument 'sigma': expected a number > 0, received 0")
-    r = max(1, math.ceil(3 * sigma))
-    x = torch.arange(-r, r + 1, device=images.device, dtype=images.dtype)
-    g = torch.exp(-0.5 * (x / sigma) ** 2)
-    g = g / g.sum()
-    B, C, H, W = images.shape
-    if r >= H or r >= W:
-        raise ValueError(f"argument 'images': expected images larger than {r} pixels for sigma = "
-                         f"{sigma}, received shape {tuple(images.shape)}")
-    flat = images.reshape(B * C, 1, H, W)
-    blur = functional.conv2d(functional.pad(flat, (r, r, 0, 0), mode="reflect"), g.view(1, 1, 1, -1))
-    blur = functional.conv2d(functional.pad(blur, (0, 0, r, r), mode="reflect"), g.view(1, 1, -1, 1))
-    return images - blur.reshape(B, C, H, W)
-
-
-def random_crops(images: Sequence[Tensor] | Tensor, n: int, size: int, *,
-                 generator: torch.Generator | None = None) -> Tensor:
-    """n random size × size crops of (C, H, W) images drawn uniformly: (n, C, size, size).
-
-    ``images`` is a list of (C, H, W) tensors or one (N, C, H, W) tensor; the output follows
-    the first image's device and dtype.
-    """
-    check.positive_int("n", n)
-    check.positive_int("size", size)
-    images = _training_images(images, size, "size")
-    g = generator if generator is not None else torch.Generator().manual_seed(0)
-    which = torch.randint(len(images), (n,), generator=g).tolist()
-    out = []
-    for k in which:
-        _, H, W = images[k].shape
-        i = int(torch.randint(H - size + 1, (1,), generator=g))
-        j = int(torch.randint(W - size + 1, (1,), generator=g))
-        out.append(images[k][:, i:i + size, j:j + size])
-    return torch.stack(out).to(images[0].device, images[0].dtype)
+    return _proximal_gradient(op.apply, pre_shrink, energy, z0, eta=lam / L, max_iter=max_iter,
+                              tol=tol, fast=True, restart=restart, trace=trace)
 
 
 # -- dictionary learning --------------------------------------------------------------
 
-class ConvTrainingCurve(NamedTuple):
-    """One entry per recorded step: step, seconds since the start, mean loss per image."""
-
-    step: list[int]
-    seconds: list[float]
-    loss: list[float]
-
-
 def normalize_kernels(K: Tensor, eps: float = 1e-12) -> Tensor:
-    """Every kernel divided by its Euclidean norm over (C, k_h, k_w): (M, C, k_h, k_w) → same."""
+    """Every kernel divided by its Euclidean norm over (C, k_h, k_w).
+
+    Args:
+        K: kernels, (M, C, k_h, k_w).
+        eps: the smallest norm divided by (> 0), so that an all-zero kernel stays zero.
+
+    Returns:
+        The kernels, (M, C, k_h, k_w), each of unit norm.
+    """
     _kernels(K)
+    return _normalize_kernels(K, check.positive("eps", eps))
+
+
+def _normalize_kernels(K: Tensor, eps: float = 1e-12) -> Tensor:
     return K / K.flatten(1).norm(dim=1).clamp(min=eps).view(-1, 1, 1, 1)
 
 
-def _training_images(images: Sequence[Tensor] | Tensor, crop: int, name: str = "crop"
-                     ) -> list[Tensor]:
-    """The images as a list of (C, H, W) tensors with the same C, each at least crop × crop."""
-    if isinstance(images, Tensor):
-        check.tensor("images", images, ndim=(3, 4), shape_doc="(N, C, H, W)")
-        images = [images] if images.dim() == 3 else list(images)
-    if not isinstance(images, Sequence) or len(images) == 0:
-        raise TypeError("argument 'images': expected a non-empty list of (C, H, W) tensors or an "
-                        f"(N, C, H, W) tensor, received {type(images).__name__}")
-    for i, img in enumerate(images):
-        check.tensor(f"images[{i}]", img, ndim=3, shape_doc="(C, H, W)")
-        if img.shape[0] != images[0].shape[0]:
-            raise ValueError(f"argument 'images[{i}]': expected {images[0].shape[0]} channels like "
-                             f"images[0], received shape {tuple(img.shape)}")
-        if min(img.shape[1:]) < crop:
-            raise ValueError(f"argument 'images[{i}]': expected an image at least {name} × {name} = "
-                             f"{crop} × {crop}, received shape {tuple(img.shape)}")
-    return list(images)
+def _training_photographs(Y: object, crop: object) -> tuple[list[Tensor], int]:
+    """Check the photographs and the crop size once: ((C, H, W) images, crop)."""
+    crop = check.positive_int("crop", crop)
+    return _image_list("Y", Y, ndim=3, min_size=crop, size_name="crop"), crop
 
 
-def learn_conv_dictionary(images: Sequence[Tensor] | Tensor, n_maps: int, kernel_size: int,
-                          lam: float, *, n_steps: int = 200, batch_size: int = 8, crop: int = 48,
-                          inner_iter: int = 30, step_scale: float = 1.0, K0: Tensor | None = None,
-                          boundary: str = "full", seed: int = 0, progress: bool = True
-                          ) -> tuple[Tensor, ConvTrainingCurve]:
-    """Learn M = ``n_maps`` normalised kernels by alternating inference and a kernel step.
+def _training_sizes(**sizes: object) -> None:
+    for name, value in sizes.items():
+        check.positive_int(name, value)
 
-    Each step draws ``batch_size`` random ``crop`` × ``crop`` crops y, infers their maps
-    Z* with :func:`conv_fista` (kernels fixed, ``inner_iter`` iterations), takes a
-    gradient step on the kernels down the mean of ½‖y − Σ_i K_i * Z*_i‖² (maps fixed),
-    of size ``step_scale`` / L_K with L_K = max_f λ_max(Σ_b Ẑ_b(f) Ẑ_b(f)ᴴ) / B an upper
-    bound of that gradient's Lipschitz constant (Ẑ_b(f) the M-vector of the maps'
-    transforms at frequency f), then renormalises every kernel to unit norm,
-    for the same reason as the dense dictionary's columns: otherwise growing K and
-    shrinking Z lowers λ‖Z‖₁ for free.
+
+def learn_conv_dictionary(Y: Sequence[Tensor] | Tensor, m: int, kernel_size: int, lam: float, *,
+                          steps: int = 250, batch_size: int = 8, crop: int = 32, max_iter: int = 10,
+                          step_scale: float = 1.8, K0: Tensor | None = None, boundary: str = "full",
+                          seed: int | torch.Generator = 0, progress: bool | None = None,
+                          every: int = 1) -> tuple[Tensor, History]:
+    """Learn m normalised kernels by alternating inference and a kernel step.
+
+    Each step draws ``batch_size`` random ``crop`` × ``crop`` crops y of the photographs,
+    infers their maps Z* with FISTA (:func:`conv_fista`, kernels fixed, ``max_iter``
+    iterations), takes a gradient step on the kernels down the mean of
+    ½‖y − Σ_i K_i * Z*_i‖² (maps fixed), of size ``step_scale`` / L_K with
+    L_K = max_f λ_max(Σ_b Ẑ_b(f) Ẑ_b(f)ᴴ) / B an upper bound of that gradient's Lipschitz
+    constant (Ẑ_b(f) the M-vector of the maps' transforms at frequency f), then renormalises
+    every kernel to unit norm, for the same reason as the dense dictionary's columns:
+    otherwise growing K and shrinking Z lowers λ‖Z‖₁ for free. The defaults are the book's
+    recipe.
 
     Args:
-        images: (C, H, W) tensors (or one (N, C, H, W) tensor), each at least crop × crop.
-        n_maps: M, the number of kernels and feature maps.
+        Y: the photographs, (C, H, W) tensors with the same C (or one (N, C, H, W) tensor),
+            each at least ``crop`` × ``crop``; checked once, not at every step.
+        m: M, the number of kernels and feature maps.
         kernel_size: k, the kernels are k × k.
         lam: λ >= 0.
-        n_steps, batch_size, crop, inner_iter, step_scale: as above.
-        K0: initial kernels (M, C, k, k); default: Gaussian white noise, normalised. (Random
-            crops of the images, tried first, start every kernel on one particular edge and
-            end at a higher energy.)
+        steps: the number of steps.
+        batch_size: B, the number of crops per step.
+        crop: the crops' side, in pixels.
+        max_iter: the FISTA iterations of each step's inference.
+        step_scale: the kernel step, in units of 1 / L_K (> 0; 2 is the limit of a safe step).
+        K0: starting kernels (M, C, k, k); default: Gaussian white noise drawn from ``seed``,
+            normalised. (Random crops of the images, tried first, start every kernel on one
+            particular edge and end at a 40 % higher energy.)
         boundary: ``"full"`` or ``"circular"``.
-        seed: seed of the crops and of the initial kernels.
-        progress: show a tqdm progress bar.
+        seed: an integer (the same call draws the same start and crops) or a
+            ``torch.Generator`` (drawn from, continuing its stream): the starting kernels,
+            then the crops.
+        progress: show a progress bar (None: :func:`ebmlib.set_progress`'s switch).
+        every: record the History every that many steps (and at the last).
 
     Returns:
-        ``(K, curve)``: kernels (M, C, k, k) on the images' device and dtype, and the mean
-        energy per crop at every step.
+        ``(K, history)``: the kernels (M, C, k, k) on the photographs' device and dtype, and a
+        :class:`~ebmlib.History` whose ``loss`` is the mean energy per crop after the step's
+        inference (``val`` is None: there is no held-out data).
     """
-    images = _training_images(images, crop)
+    images, crop = _training_photographs(Y, crop)
     C = images[0].shape[0]
-    check.positive_int("n_maps", n_maps)
-    check.positive_int("kernel_size", kernel_size)
+    m = check.positive_int("m", m)
+    kernel_size = check.positive_int("kernel_size", kernel_size)
     lam = check.nonnegative("lam", lam)
-    for name, value in (("n_steps", n_steps), ("batch_size", batch_size), ("crop", crop),
-                        ("inner_iter", inner_iter)):
-        check.positive_int(name, value)
-    if check.nonnegative("step_scale", step_scale) == 0:
-        raise ValueError("argument 'step_scale': expected a number > 0, received 0")
-    boundary = _boundary(boundary)
-    g = torch.Generator().manual_seed(seed)
-    if K0 is None:  # white noise: image crops as a start got stuck at a 40 % higher energy
-        K = torch.randn(n_maps, C, kernel_size, kernel_size, generator=g)
-    else:
+    _training_sizes(steps=steps, batch_size=batch_size, max_iter=max_iter, every=every)
+    step_scale = check.positive("step_scale", step_scale)
+    boundary = check.choice("boundary", boundary, BOUNDARIES)
+    _grid((crop, crop), (kernel_size, kernel_size), boundary, "kernel_size")
+    if K0 is not None:
         _kernels(K0, "K0")
-        if tuple(K0.shape) != (n_maps, C, kernel_size, kernel_size):
-            raise ValueError(f"argument 'K0': expected shape {(n_maps, C, kernel_size, kernel_size)}, "
-                             f"received {tuple(K0.shape)}")
-        K = K0.detach().cpu()
-    K = normalize_kernels(K.to(images[0].device, images[0].dtype))
-    curve = ConvTrainingCurve([], [], [])
-    start = time.perf_counter()
-    for step in tqdm(range(1, n_steps + 1), disable=not progress, desc="kernels", unit="step"):
-        y = random_crops(images, batch_size, crop, generator=g)
-        z, trace = conv_fista(y, K, lam, max_iter=inner_iter, tol=0, boundary=boundary)
-        op = _Operator(K, tuple(z.shape[-2:]), boundary)
-        residual = op.apply(z) - y  # (B, C, H, W)
-        grad = _kernel_gradient(z, residual, K.shape[-2:], boundary) / batch_size
+        shape = (m, C, kernel_size, kernel_size)
+        check.shape("K0", K0, shape, f"(m, C, k, k) = {shape}")
+    run = Run(steps, seed=seed, progress=progress, desc="kernels", every=every)
+    g = run.generator
+    # white noise: image crops as a start got stuck at a 40 % higher energy
+    K = torch.randn(m, C, kernel_size, kernel_size, generator=g) if K0 is None else K0.detach().cpu()
+    K = _normalize_kernels(K.to(images[0].device, images[0].dtype))
+    z_size = _map_size((crop, crop), (kernel_size, kernel_size), boundary)
+    for step in run:
+        y = _random_crops(images, batch_size, crop, g)
+        op = _Operator(K, z_size, boundary)
+        z = _conv_fista(y, K, lam, max_iter=max_iter, tol=0, boundary=boundary, trace=False, op=op).z
+        s = op.apply(z)
+        loss = _energy(y, s, z, lam).mean()
+        grad = _kernel_gradient(z, s - y, K.shape[-2:], boundary) / batch_size
         L_K = _kernel_lipschitz(z) / batch_size
         if L_K > 0:
-            K = normalize_kernels(K - (step_scale / L_K) * grad)
-        curve.step.append(step)
-        curve.seconds.append(time.perf_counter() - start)
-        curve.loss.append(float(trace[-1].mean()))
-    return K, curve
+            K = _normalize_kernels(K - (step_scale / L_K) * grad)
+        run.log(step, loss)
+    return K, run.history
 
 
 def _kernel_gradient(z: Tensor, residual: Tensor, kernel_size: tuple[int, int], boundary: str) -> Tensor:
@@ -567,51 +561,73 @@ def _kernel_lipschitz(z: Tensor) -> float:
 
 # -- the convolutional sparse auto-encoder --------------------------------------------
 
-class ConvSparseAutoEncoder(nn.Module):
+class ConvSparseAutoEncoder(Saveable, nn.Module):
     r"""The lecture's convolutional sparse auto-encoder (Kavukcuoglu et al., 2010).
 
     * Encoder: a convolution, a nonlinearity, then a learned per-map diagonal scaling,
-      Enc(y)_i = g_i · tanh(W_{e,i} ⋆ y + b_i) (⋆ a correlation summed over channels, the
-      same geometry as Dᵀ, so the maps have the size :func:`map_size` gives);
-      ``nonlinearity="shrink"`` uses h_θ with a learned threshold θ_i >= 0 per map instead
-      of tanh.
+      Enc(y)_i = g_i · h_{θ_i}(W_{e,i} ⋆ y + b_i) (⋆ a correlation summed over channels, the
+      same geometry as Dᵀ, so the maps have the size :func:`map_size` gives), with the
+      shrinkage h_θ of ISTA and a learned threshold θ_i >= 0 per map (the book's choice: it
+      outputs exact zeros); ``nonlinearity="tanh"`` uses the paper's tanh instead.
     * Decoder: the linear convolution D Z = Σ_i K_i * Z_i with K = W_d, whose kernels are
       kept at unit norm by :func:`train_conv_autoencoder`.
 
     W_e and W_d start as independent draws of white noise (each kernel at unit norm), so
     that whatever likeness the trained encoder and decoder show comes from training.
+    The model is made on the CPU (move it with ``.to(device)``); :meth:`save` and
+    :meth:`load` write and read it with its configuration.
 
     Parameters: ``W_e`` (M, C, k, k), ``b`` (M,), ``g`` (M,), ``W_d`` (M, C, k, k) and, for
     ``"shrink"``, ``theta`` (M,).
+
+    Args:
+        in_channels: C, the images' channels (1 for grey, 3 for colour).
+        m: M, the number of kernels and feature maps.
+        kernel_size: k, the encoder's filters and the decoder's kernels are k × k.
+        boundary: ``"full"`` or ``"circular"`` (see the module docstring).
+        nonlinearity: ``"shrink"`` (default) or ``"tanh"``.
+        seed: an integer (the same call draws the same weights) or a ``torch.Generator``
+            (drawn from, continuing its stream) for the starting W_d and W_e. The saved
+            configuration records an integer seed, and 0 for a generator: a loaded model
+            takes its weights from the file anyway.
     """
 
-    def __init__(self, in_channels: int, n_maps: int, kernel_size: int, *, boundary: str = "full",
-                 nonlinearity: str = "tanh", seed: int = 0) -> None:
+    def __init__(self, in_channels: int, m: int, kernel_size: int, *, boundary: str = "full",
+                 nonlinearity: str = "shrink", seed: int | torch.Generator = 0) -> None:
         super().__init__()
-        check.positive_int("in_channels", in_channels)
-        check.positive_int("n_maps", n_maps)
-        check.positive_int("kernel_size", kernel_size)
-        self.boundary = _boundary(boundary)
-        if nonlinearity not in ("tanh", "shrink"):
-            raise ValueError(f"argument 'nonlinearity': expected 'tanh' or 'shrink', received "
-                             f"{nonlinearity!r}")
-        self.nonlinearity = nonlinearity
-        g = torch.Generator().manual_seed(seed)
-        shape = (n_maps, in_channels, kernel_size, kernel_size)
-        self.W_d = nn.Parameter(normalize_kernels(torch.randn(*shape, generator=g)))
+        self.in_channels = check.positive_int("in_channels", in_channels)
+        self.m = check.positive_int("m", m)
+        kernel_size = check.positive_int("kernel_size", kernel_size)
+        self.boundary = check.choice("boundary", boundary, BOUNDARIES)
+        self.nonlinearity = check.choice("nonlinearity", nonlinearity, ("shrink", "tanh"))
+        g = check.generator("seed", seed)
+        self._seed = 0 if isinstance(seed, torch.Generator) else int(seed)
+        shape = (m, in_channels, kernel_size, kernel_size)
+        self.W_d = nn.Parameter(_normalize_kernels(torch.randn(*shape, generator=g)))
         # drawn independently of W_d: any likeness between the two is learned
-        self.W_e = nn.Parameter(normalize_kernels(torch.randn(*shape, generator=g)))
-        self.b = nn.Parameter(torch.zeros(n_maps))
-        self.g = nn.Parameter(torch.full((n_maps,), 0.1))
-        self.theta = nn.Parameter(torch.full((n_maps,), 0.1)) if nonlinearity == "shrink" else None
+        self.W_e = nn.Parameter(_normalize_kernels(torch.randn(*shape, generator=g)))
+        self.b = nn.Parameter(torch.zeros(m))
+        self.g = nn.Parameter(torch.full((m,), 0.1))
+        self.theta = nn.Parameter(torch.full((m,), 0.1)) if nonlinearity == "shrink" else None
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The constructor's arguments, saved with the weights by :meth:`save`."""
+        return {"in_channels": self.in_channels, "m": self.m, "kernel_size": self.kernel_size,
+                "boundary": self.boundary, "nonlinearity": self.nonlinearity, "seed": self._seed}
 
     @property
     def kernel_size(self) -> int:
+        """k, the side of the filters and kernels."""
         return self.W_d.shape[-1]
 
     def encode(self, y: Tensor) -> Tensor:
         """Enc(y): images (B, C, H, W) → maps (B, M, H_z, W_z)."""
-        _images(y, self.W_e)
+        _images(y, self.W_e, kernels="W_e")
+        _grid(tuple(y.shape[-2:]), tuple(self.W_e.shape[-2:]), self.boundary, "y")
+        return self._encode(y)
+
+    def _encode(self, y: Tensor) -> Tensor:
         k = self.kernel_size
         if self.boundary == "full":
             u = functional.conv2d(y, self.W_e, self.b, padding=k - 1)
@@ -620,8 +636,7 @@ class ConvSparseAutoEncoder(nn.Module):
         if self.nonlinearity == "tanh":
             u = torch.tanh(u)
         else:
-            theta = self.theta.clamp(min=0).view(1, -1, 1, 1)
-            u = torch.sign(u) * torch.clamp(u.abs() - theta, min=0)
+            u = _shrink(u, self.theta.clamp(min=0).view(1, -1, 1, 1))
         return self.g.view(1, -1, 1, 1) * u
 
     def decode(self, z: Tensor) -> Tensor:
@@ -631,99 +646,123 @@ class ConvSparseAutoEncoder(nn.Module):
     def forward(self, y: Tensor) -> tuple[Tensor, Tensor]:
         """(Enc(y), Dec(Enc(y))): the predicted maps and the reconstruction."""
         z = self.encode(y)
-        return z, self.decode(z)
+        return z, _decode(z, self.W_d, self.boundary)
 
     def loss(self, y: Tensor, lam: float, *, z_star: Tensor | None = None,
              prediction_weight: float = 0.0) -> Tensor:
-        r"""The mean loss per image of a batch y (B, C, H, W).
+        r"""The mean loss per image of a batch.
 
-        Without ``z_star``: the sparse auto-encoder's ½‖y − Dec(Enc(y))‖² + λ‖Enc(y)‖₁.
-        With the optimal maps ``z_star`` (B, M, H_z, W_z), as in predictive sparse
-        decomposition: ½‖y − Dec(Z*)‖² + λ‖Z*‖₁ + α·½‖Z* − Enc(y)‖², α =
-        ``prediction_weight``; Z* is treated as a constant.
+        Without ``z_star``: the sparse auto-encoder's E(Enc(y), y) = ½‖y − Dec(Enc(y))‖² +
+        λ‖Enc(y)‖₁ (:func:`conv_energy` at the encoder's maps). With the optimal maps
+        ``z_star``, as in predictive sparse decomposition: E(Z*, y) + α·½‖Z* − Enc(y)‖²,
+        α = ``prediction_weight``; Z* is treated as a constant.
+
+        Args:
+            y: images, (B, C, H, W).
+            lam: λ >= 0.
+            z_star: Z*, maps (B, M, H_z, W_z), or None.
+            prediction_weight: α >= 0 (used with ``z_star``).
+
+        Returns:
+            The mean over the batch, a 0-d tensor that gradients flow back from.
         """
+        _images(y, self.W_e, kernels="W_e")
         lam = check.nonnegative("lam", lam)
         alpha = check.nonnegative("prediction_weight", prediction_weight)
-        z_enc = self.encode(y)
-        B = y.shape[0]
+        z_size = _grid(tuple(y.shape[-2:]), tuple(self.W_e.shape[-2:]), self.boundary, "y")
+        if z_star is not None:
+            _check_maps("z_star", z_star, (y.shape[0], self.m, *z_size), self.boundary, y)
+        return self._loss(y, lam, z_star, alpha)
+
+    def _loss(self, y: Tensor, lam: float, z_star: Tensor | None, alpha: float) -> Tensor:
+        z_enc = self._encode(y)
         if z_star is None:
-            r = y - self.decode(z_enc)
-            return (0.5 * r.pow(2).sum() + lam * z_enc.abs().sum()) / B
-        check.tensor("z_star", z_star, ndim=4, shape_doc="(B, M, H_z, W_z)")
-        if z_star.shape != z_enc.shape:
-            raise ValueError(f"argument 'z_star': expected shape {tuple(z_enc.shape)}, received "
-                             f"{tuple(z_star.shape)}")
+            return _energy(y, _decode(z_enc, self.W_d, self.boundary), z_enc, lam).mean()
         z_star = z_star.detach()
-        r = y - self.decode(z_star)
-        total = 0.5 * r.pow(2).sum() + lam * z_star.abs().sum()
-        return (total + alpha * 0.5 * (z_star - z_enc).pow(2).sum()) / B
+        energy = _energy(y, _decode(z_star, self.W_d, self.boundary), z_star, lam)
+        return (energy + alpha * 0.5 * (z_star - z_enc).pow(2).sum(_PER_IMAGE)).mean()
 
 
-def train_conv_autoencoder(model: ConvSparseAutoEncoder, images: Sequence[Tensor] | Tensor,
-                           lam: float, *, prediction_weight: float = 0.0, n_steps: int = 200,
-                           batch_size: int = 8, crop: int = 48, inner_iter: int = 20,
-                           lr: float = 0.01, step_scale: float = 1.0, seed: int = 0,
-                           progress: bool = True) -> ConvTrainingCurve:
-    """Train ``model`` in place with Adam on random crops; keeps the decoder kernels at unit norm.
+def train_conv_autoencoder(model: ConvSparseAutoEncoder, Y: Sequence[Tensor] | Tensor, lam: float, *,
+                           prediction_weight: float = 1.0, steps: int = 400, batch_size: int = 8,
+                           crop: int = 32, max_iter: int = 10, lr: float = 0.01, step_scale: float = 1.8,
+                           seed: int | torch.Generator = 0, progress: bool | None = None,
+                           every: int = 1) -> History:
+    """Train ``model`` in place on random crops; keeps the decoder's kernels at unit norm.
 
     With ``prediction_weight`` α = 0 the loss is the sparse auto-encoder's
-    ½‖y − Dec(Enc(y))‖² + λ‖Enc(y)‖₁. With α > 0 (predictive sparse decomposition,
-    Kavukcuoglu, Ranzato & LeCun 2008), each step first infers maps Z* that approximately
-    minimise the whole energy ½‖y − Dec(Z)‖² + λ‖Z‖₁ + α·½‖Z − Enc(y)‖², prediction term
-    included: only ``inner_iter`` iterations of :func:`conv_fista` (``target`` = Enc(y),
-    warm-started at Enc(y)), so Z* is not the exact minimiser. Then the decoder learns to
-    reconstruct from Z* and the encoder to predict Z*, each taking one step downhill on that
-    energy at Z*.
-    In that case the two halves are updated as PSD alternates them: Adam (``lr``) trains
-    the encoder on the prediction term, and the decoder takes the kernel step of
-    :func:`learn_conv_dictionary` (size ``step_scale`` / L_K, then unit norm). Adam's
-    per-entry step sizes move every entry of a unit-norm kernel by about ``lr``, which
-    keeps the decoder's kernels noisy; the gradient step does not.
-    The curve records the mean loss per crop at every step. The model must already be on
-    the images' device and dtype.
+    ½‖y − Dec(Enc(y))‖² + λ‖Enc(y)‖₁, and Adam (``lr``) trains every parameter. With α > 0
+    (predictive sparse decomposition, Kavukcuoglu, Ranzato & LeCun 2008; the default, the
+    book's recipe), each step first infers maps Z* that approximately minimise the whole
+    energy ½‖y − Dec(Z)‖² + λ‖Z‖₁ + α·½‖Z − Enc(y)‖², prediction term included: only
+    ``max_iter`` iterations of :func:`conv_fista` (``target`` = Enc(y), warm-started at
+    Enc(y)), so Z* is not the exact minimiser. Then the decoder learns to reconstruct from Z*
+    and the encoder to predict Z*, each taking one step downhill on that energy at Z*, as PSD
+    alternates them: Adam (``lr``) trains the encoder on the prediction term, and the
+    decoder takes the kernel step of :func:`learn_conv_dictionary` (size ``step_scale`` /
+    L_K, then unit norm). Adam's per-entry step sizes move every entry of a unit-norm kernel
+    by about ``lr``, which keeps the decoder's kernels noisy; the gradient step does not.
+
+    Args:
+        model: a :class:`ConvSparseAutoEncoder`, already on the photographs' device and dtype.
+        Y: the photographs, (C, H, W) tensors with the model's C (or one (N, C, H, W) tensor),
+            each at least ``crop`` × ``crop``; checked once, not at every step.
+        lam: λ >= 0.
+        prediction_weight: α >= 0, the weight of the prediction term (0: no inference).
+        steps: the number of steps.
+        batch_size: B, the number of crops per step.
+        crop: the crops' side, in pixels.
+        max_iter: the FISTA iterations of each step's inference (with α > 0).
+        lr: Adam's learning rate (> 0).
+        step_scale: the decoder's kernel step with α > 0, in units of 1 / L_K (> 0).
+        seed: an integer (the same call draws the same crops) or a ``torch.Generator``
+            (drawn from, continuing its stream).
+        progress: show a progress bar (None: :func:`ebmlib.set_progress`'s switch).
+        every: record the History every that many steps (and at the last).
+
+    Returns:
+        A :class:`~ebmlib.History` whose ``loss`` is the mean training loss per crop
+        (:meth:`ConvSparseAutoEncoder.loss`) since the previous record (``val`` is None).
     """
-    if not isinstance(model, ConvSparseAutoEncoder):
-        raise TypeError(f"argument 'model': expected a ConvSparseAutoEncoder, received "
-                        f"{type(model).__name__}")
-    images = _training_images(images, crop)
+    check.require(isinstance(model, ConvSparseAutoEncoder), "model", "a ConvSparseAutoEncoder",
+                  type(model).__name__)
+    images, crop = _training_photographs(Y, crop)
+    check.require(images[0].shape[0] == model.in_channels, "Y' and 'model",
+                  f"photographs with the model's C = {model.in_channels} channels",
+                  f"Y[0] of shape {tuple(images[0].shape)}")
+    check.same_device_dtype("Y", images[0], "model", model.W_d)
     lam = check.nonnegative("lam", lam)
     alpha = check.nonnegative("prediction_weight", prediction_weight)
-    for name, value in (("n_steps", n_steps), ("batch_size", batch_size), ("crop", crop),
-                        ("inner_iter", inner_iter)):
-        check.positive_int(name, value)
-    if check.nonnegative("lr", lr) == 0:
-        raise ValueError("argument 'lr': expected a number > 0, received 0")
-    if check.nonnegative("step_scale", step_scale) == 0:
-        raise ValueError("argument 'step_scale': expected a number > 0, received 0")
-    g = torch.Generator().manual_seed(seed)
+    _training_sizes(steps=steps, batch_size=batch_size, max_iter=max_iter, every=every)
+    lr = check.positive("lr", lr)
+    step_scale = check.positive("step_scale", step_scale)
+    _grid((crop, crop), tuple(model.W_d.shape[-2:]), model.boundary, "crop")
+    run = Run(steps, seed=seed, progress=progress, desc="auto-encoder", every=every)
+    g = run.generator
     params = [p for name, p in model.named_parameters() if alpha == 0 or name != "W_d"]
     optimizer = torch.optim.Adam(params, lr=lr)
-    curve = ConvTrainingCurve([], [], [])
-    start = time.perf_counter()
-    for step in tqdm(range(1, n_steps + 1), disable=not progress, desc="auto-encoder", unit="step"):
-        y = random_crops(images, batch_size, crop, generator=g)
+    for step in run:
+        y = _random_crops(images, batch_size, crop, g)
         z_star = None
         if alpha > 0:
             with torch.no_grad():
-                z0 = model.encode(y)
-            z_star, _ = conv_fista(y, model.W_d.detach(), lam, z0=z0, max_iter=inner_iter, tol=0,
-                                   boundary=model.boundary, target=z0, alpha=alpha)
-        loss = model.loss(y, lam, z_star=z_star, prediction_weight=alpha)
+                z0 = model._encode(y)
+            z_star = _conv_fista(y, model.W_d.detach(), lam, z0=z0, max_iter=max_iter, tol=0,
+                                 boundary=model.boundary, target=z0, alpha=alpha, trace=False).z
+        loss = model._loss(y, lam, z_star, alpha)
         optimizer.zero_grad()
         model.W_d.grad = None
         loss.backward()
         optimizer.step()
         with torch.no_grad():
             if z_star is not None:  # PSD: the dictionary step on the decoder
-                residual = model.decode(z_star) - y
+                residual = _decode(z_star, model.W_d, model.boundary) - y
                 grad = _kernel_gradient(z_star, residual, model.W_d.shape[-2:], model.boundary)
                 L_K = _kernel_lipschitz(z_star)
                 if L_K > 0:
                     model.W_d.sub_((step_scale / L_K) * grad)
-            model.W_d.copy_(normalize_kernels(model.W_d))
+            model.W_d.copy_(_normalize_kernels(model.W_d))
             if model.theta is not None:
                 model.theta.clamp_(min=0)
-        curve.step.append(step)
-        curve.seconds.append(time.perf_counter() - start)
-        curve.loss.append(float(loss.detach()))
-    return curve
+        run.log(step, loss.detach())
+    return run.history

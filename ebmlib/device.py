@@ -1,7 +1,17 @@
-"""The default device: CUDA, then Apple MPS, then CPU.
+"""The device rule of ebmlib, and the default device: CUDA, then Apple MPS, then CPU.
 
-Everything in ebmlib that allocates a tensor without an input to follow calls
-:func:`default_device`; everything else follows the device and dtype of its inputs.
+The one rule:
+
+* A function follows the device and dtype of its tensor inputs (solvers, energies,
+  whitening, a trainer given its data): the result lives where the inputs live.
+* Where there is no input to follow (model constructors, data loaders, toy samples and
+  grids), ebmlib allocates on the CPU, as torch does, unless the function takes a
+  ``device=`` argument (for example ``ebmlib.data.mnist_subset(..., device=device)``).
+* Models move with ``.to(device)``, like any ``torch.nn.Module``.
+
+Nothing in ebmlib picks a GPU by itself: :func:`default_device` is the device the book
+picks once per page (``device = default_device()``) and then passes explicitly.
+:func:`available_devices` lists every device of the machine, for the tests.
 """
 
 from __future__ import annotations
@@ -10,7 +20,10 @@ import torch
 
 
 def default_device() -> torch.device:
-    """Return the best available device: ``cuda`` if present, else ``mps``, else ``cpu``."""
+    """The best available device: ``cuda`` if present, else ``mps``, else ``cpu``.
+
+    ebmlib never calls it for you (see the rule above): pass the result on explicitly.
+    """
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)

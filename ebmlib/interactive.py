@@ -17,6 +17,8 @@ from collections.abc import Callable
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from . import _validate as check
+
 
 def _png(fig: Figure) -> str:
     buffer = io.BytesIO()
@@ -35,11 +37,16 @@ def slider_figure(draw: Callable[[float], Figure], slider):
     Returns:
         An ``ipywidgets.VBox`` holding the slider and the figure's ``Output``.
     """
+    check.require(callable(draw), "draw", "a function value -> matplotlib Figure", type(draw).__name__)
+    check.require(hasattr(slider, "value") and callable(getattr(slider, "observe", None)), "slider",
+                  "an ipywidgets slider (with .value and .observe)", type(slider).__name__)
     import ipywidgets as widgets
     from IPython.display import clear_output, display
 
     out = widgets.Output()
     first = draw(slider.value)
+    check.require(isinstance(first, Figure), "draw", "a function that returns a matplotlib Figure",
+                  f"a function that returned {type(first).__name__}")
     out.outputs = ({"output_type": "display_data", "metadata": {},
                     "data": {"image/png": _png(first), "text/plain": repr(first)}},)
 

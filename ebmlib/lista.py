@@ -1,4 +1,4 @@
-r"""LISTA: ISTA unrolled for K steps and learned (Gregor & LeCun, 2010).
+r"""LISTA: ISTA unrolled for K layers and learned (Gregor & LeCun, 2010).
 
 ISTA for the sparse-coding energy E(z, y) = ‖y − W_d z‖² + λ‖z‖₁ (no ½ factor, so
 L = 2 σ_max(W_d)², see :mod:`ebmlib.solvers`) repeats one update,
@@ -7,110 +7,127 @@ L = 2 σ_max(W_d)², see :mod:`ebmlib.solvers`) repeats one update,
 
 with W_e = (2/L) W_d, S = I − (2/L) W_dᵀW_d and θ = λ/L. Read as a recurrent network,
 K steps of it are a K-layer feed-forward network: :class:`LISTA` keeps W_e, S and θ as
-parameters and learns them by back-propagation through time. ``tied=True`` shares them
-across the K steps (the lecture's recurrent network); ``tied=False`` gives every step
-its own (W_e, S, θ), as in Chen et al. (2018) and Liu et al. (2019).
+parameters and :func:`train_lista` learns them by back-propagation through time.
+``tied=True`` shares them across the K layers (the lecture's recurrent network);
+``tied=False`` gives every layer its own (W_e, S, θ), as in Chen et al. (2018) and
+Liu et al. (2019). The depth K is the argument ``layers``.
 
-Shapes: y is (B, n), codes z are (B, m); W_e is (n, m) (so that W_eᵀy is ``y @ W_e``
-for row samples), S is (m, m) and θ is (m,), one threshold per component; untied
-parameters get a leading dimension K. Everything follows the device and dtype of the
-parameters, which follow those of the dictionary in :meth:`LISTA.from_dictionary`.
+Shapes: a batch y is (B, n), the training data Y (N, n), codes z are (B, m); W_e is
+(n, m) (so that W_eᵀy is ``y @ W_e`` for row samples), S is (m, m) and θ is (m,), one
+threshold per component; untied parameters get a leading dimension K. Everything
+follows the device and dtype of the parameters, which follow those of the dictionary in
+:meth:`LISTA.from_dictionary`; a network made by the constructor is on the CPU unless
+given ``device``, and moves with ``.to(device)``.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import NamedTuple
+import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from . import _validate as check
-from .solvers import lipschitz
+from ._saving import Saveable
+from ._training import History, Run
+from .energy import _sparse_coding_energy
+from .solvers import _lipschitz, _shrink
 
-__all__ = ["LISTA", "TrainingCurve", "relative_error", "sparse_coding_loss"]
+__all__ = ["LISTA", "relative_error", "train_lista"]
 
 LOSSES = ("code", "energy")
 
-
-class TrainingCurve(NamedTuple):
-    """One entry per evaluation: step, seconds of training so far, losses."""
-
-    step: list[int]
-    seconds: list[float]  # training time only: the held-out evaluations are not counted
-    loss: list[float]  # mean training loss over the steps since the previous entry
-    val_error: list[float]  # held-out relative error Σ‖z_K − z*‖² / Σ‖z*‖² (NaN without it)
+Batch = Callable[[int], tuple[Tensor, Tensor | None]]
 
 
 def relative_error(z: Tensor, z_star: Tensor) -> float:
-    """Σ_b ‖z_b − z*_b‖² / Σ_b ‖z*_b‖² over a batch: (B, m), (B, m) → a float (NMSE)."""
+    """Σ_b ‖z_b − z*_b‖² / Σ_b ‖z*_b‖² over a batch (the NMSE), as a float.
+
+    The prediction comes first and the target second (unlike the energies, whose target
+    ``y`` comes first): the denominator is the target's norm, so swapping the two
+    arguments changes the result.
+
+    Args:
+        z: the predicted codes, (B, m).
+        z_star: the target codes z*, (B, m), e.g. FISTA's after many iterations.
+    """
     check.tensor("z", z, ndim=2, shape_doc="(B, m)")
     check.tensor("z_star", z_star, ndim=2, shape_doc="(B, m)")
-    if z.shape != z_star.shape:
-        raise ValueError(f"arguments 'z' and 'z_star': expected the same shape, received "
-                         f"{tuple(z.shape)} and {tuple(z_star.shape)}")
+    check.require(z.shape == z_star.shape, "z' and 'z_star", "the same shape",
+                  f"{tuple(z.shape)} and {tuple(z_star.shape)}")
+    return _relative_error(z, z_star)
+
+
+def _relative_error(z: Tensor, z_star: Tensor) -> float:
     z, z_star = z.detach().double(), z_star.detach().to(z.device).double()
     return float((z - z_star).pow(2).sum() / z_star.pow(2).sum().clamp(min=1e-300))
 
 
-def sparse_coding_loss(z: Tensor, y: Tensor, W_d: Tensor, lam: float) -> Tensor:
-    """Mean over the batch of E(z, y) = ‖y − W_d z‖² + λ‖z‖₁: z (B, m), y (B, n) → 0-d."""
-    return ((y - z @ W_d.T).pow(2).sum(1) + lam * z.abs().sum(1)).mean()
-
-
-class LISTA(nn.Module):
-    """K unrolled steps z ← h_θ(W_eᵀy + S z), starting from z = 0.
+class LISTA(Saveable, nn.Module):
+    """K unrolled layers z ← h_θ(W_eᵀy + S z), starting from z = 0.
 
     Args:
         n: size of an observation y.
         m: size of a code z (the number of atoms).
-        K: number of steps (layers).
-        tied: share W_e (n, m), S (m, m) and θ (m,) across the steps; otherwise each of
-            the K steps has its own: W_e (K, n, m), S (K, m, m), θ (K, m). (Starting from
-            z = 0, the first step's S multiplies zero and gets no gradient.)
-        dtype, device: of the parameters (default: torch's defaults).
+        layers: the depth K, the number of unrolled ISTA steps.
+        tied: share W_e (n, m), S (m, m) and θ (m,) across the layers; otherwise each of
+            the K layers has its own: W_e (K, n, m), S (K, m, m), θ (K, m). (Starting from
+            z = 0, the first layer's S multiplies zero and gets no gradient.)
+        dtype: of the parameters (default: torch's default dtype).
+        device: of the parameters (default: the CPU).
 
     The parameters start at zero; use :meth:`from_dictionary` for ISTA's values.
+    ``save(path)`` and ``LISTA.load(path, *, map_location=None)`` write and read the
+    network with its configuration (:class:`ebmlib._saving.Saveable`).
     """
 
-    def __init__(self, n: int, m: int, K: int, *, tied: bool = True,
+    def __init__(self, n: int, m: int, layers: int, *, tied: bool = True,
                  dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> None:
         super().__init__()
-        for name, value in (("n", n), ("m", m), ("K", K)):
-            check.positive_int(name, value)
-        if not isinstance(tied, bool):
-            raise TypeError(f"argument 'tied': expected a bool, received {type(tied).__name__}")
-        self.n, self.m, self.K, self.tied = n, m, K, tied
-        lead = () if tied else (K,)
+        n, m, layers = (check.positive_int(name, value)
+                        for name, value in (("n", n), ("m", m), ("layers", layers)))
+        self.n, self.m, self.layers, self.tied = n, m, layers, check.flag("tied", tied)
+        lead = () if self.tied else (layers,)
         options = {"dtype": dtype, "device": device}
         self.W_e = nn.Parameter(torch.zeros(*lead, n, m, **options))
         self.S = nn.Parameter(torch.zeros(*lead, m, m, **options))
         self.theta = nn.Parameter(torch.zeros(*lead, m, **options))
 
+    @property
+    def config(self) -> dict[str, Any]:
+        """The constructor's arguments: n, m, layers, tied and the parameters' dtype."""
+        return {"n": self.n, "m": self.m, "layers": self.layers, "tied": self.tied,
+                "dtype": self.W_e.dtype}
+
     @classmethod
-    def from_dictionary(cls, W_d: Tensor, lam: float, K: int, *, tied: bool = True,
+    def from_dictionary(cls, W: Tensor, lam: float, layers: int, *, tied: bool = True,
                         L: float | None = None) -> LISTA:
-        """The network that computes exactly K ISTA iterations for the dictionary W_d (n, m).
+        """The network that computes exactly ``layers`` ISTA iterations for a dictionary.
 
         W_e = (2/L) W_d, S = I − (2/L) W_dᵀW_d and θ = λ/L for every component (and every
-        step when untied), with L = 2 σ_max(W_d)² (:func:`ebmlib.solvers.lipschitz`)
-        unless given. Device and dtype are those of W_d.
+        layer when untied).
+
+        Args:
+            W: the dictionary W_d, (n, m); its device and dtype become the network's.
+            lam: λ >= 0, the sparsity weight of the energy.
+            layers: the depth K.
+            tied: share the parameters across the layers (see :class:`LISTA`).
+            L: the Lipschitz constant, > 0 (default 2 σ_max(W_d)², as
+                :func:`ebmlib.solvers.lipschitz`).
         """
-        check.tensor("W_d", W_d, ndim=2, shape_doc="(n, m)")
+        check.tensor("W", W, ndim=2, shape_doc="(n, m)")
         lam = check.nonnegative("lam", lam)
-        check.positive_int("K", K)
-        n, m = W_d.shape
+        layers = check.positive_int("layers", layers)
         if L is None:
-            L = lipschitz(W_d)
-        L = check.nonnegative("L", L)
-        if L == 0:
-            raise ValueError("argument 'W_d': expected a non-zero dictionary (L > 0), received "
-                             "an all-zero matrix")
-        W = W_d.detach()
-        model = cls(n, m, K, tied=tied, dtype=W.dtype, device=W.device)
+            L = _lipschitz(W)
+            check.require(L > 0, "W", "a non-zero dictionary (L > 0)", "an all-zero matrix")
+        else:
+            L = check.positive("L", L)
+        W = W.detach()
+        n, m = W.shape
+        model = cls(n, m, layers, tied=tied, dtype=W.dtype, device=W.device)
         eye = torch.eye(m, dtype=W.dtype, device=W.device)
         with torch.no_grad():
             model.W_e.copy_(2.0 / L * W)  # broadcasts over K when untied
@@ -119,197 +136,227 @@ class LISTA(nn.Module):
         return model
 
     def extra_repr(self) -> str:
-        return f"n={self.n}, m={self.m}, K={self.K}, tied={self.tied}"
+        return f"n={self.n}, m={self.m}, layers={self.layers}, tied={self.tied}"
 
     def layer(self, k: int) -> tuple[Tensor, Tensor, Tensor]:
-        """(W_e, S, θ) of step k (0-based): (n, m), (m, m), (m,)."""
+        """(W_e, S, θ) of layer k (0-based): (n, m), (m, m), (m,)."""
         if self.tied:
             return self.W_e, self.S, self.theta
         return self.W_e[k], self.S[k], self.theta[k]
 
-    def forward(self, y: Tensor, *, steps: int | None = None, all_steps: bool = False
+    def forward(self, y: Tensor, *, layers: int | None = None, all_layers: bool = False
                 ) -> Tensor | list[Tensor]:
-        """Codes after ``steps`` steps (default K): y (B, n) → z (B, m).
+        """The codes after the first ``layers`` layers: y (B, n) → z (B, m).
 
-        With ``all_steps=True`` returns the list [z(1), …, z(steps)] instead.
+        Args:
+            y: a batch of observations, (B, n), on the network's device and dtype.
+            layers: run only the first this many layers (default: all K).
+            all_layers: return the list [z(1), …, z(layers)] instead of the last code.
         """
-        self._check_input(y)
-        steps = self.K if steps is None else steps
-        check.positive_int("steps", steps)
-        if steps > self.K:
-            raise ValueError(f"argument 'steps': expected at most K = {self.K}, received {steps}")
+        self._check_rows("y", y, "B")
+        return self._unrolled(y, self._check_layers(layers), check.flag("all_layers", all_layers))
+
+    @torch.no_grad()
+    def encode(self, Y: Tensor, *, batch_size: int = 4096) -> Tensor:
+        """z(K) for many observations, without a graph, in batches.
+
+        Args:
+            Y: observations, (N, n), on the network's device and dtype.
+            batch_size: rows per forward pass.
+
+        Returns:
+            the codes, (N, m).
+        """
+        self._check_rows("Y", Y, "N")
+        batch_size = check.positive_int("batch_size", batch_size)
+        return torch.cat([self._unrolled(Y[i:i + batch_size], self.layers, False)
+                          for i in range(0, len(Y), batch_size)])
+
+    def evaluate(self, Y: Tensor, Z_star: Tensor, *, layers: int | None = None) -> float:
+        """The held-out relative error Σ‖z(layers) − z*‖² / Σ‖z*‖² (:func:`relative_error`).
+
+        Args:
+            Y: observations, (N, n), on the network's device and dtype.
+            Z_star: their target codes z*, (N, m).
+            layers: evaluate the network cut to its first this many layers (default: all).
+        """
+        self._check_rows("Y", Y, "N")
+        self._check_codes("Z_star", Z_star, "Y", Y)
+        return self._evaluate(Y, Z_star, self._check_layers(layers))
+
+    # -- implementation ---------------------------------------------------------------
+
+    def _unrolled(self, y: Tensor, layers: int, all_layers: bool) -> Tensor | list[Tensor]:
         z = None
         out = []
         shared = y @ self.W_e if self.tied else None  # W_eᵀy, computed once when tied
-        for k in range(steps):
+        for k in range(layers):
             W_e, S, theta = self.layer(k)
             b = shared if self.tied else y @ W_e
             v = b if z is None else torch.addmm(b, z, S.T)  # W_eᵀy + S z, row by row
-            z = torch.sign(v) * torch.relu(v.abs() - theta.clamp(min=0))
+            z = _shrink(v, theta.clamp(min=0))  # a learned θ < 0 acts as 0
             out.append(z)
-        return out if all_steps else z
+        return out if all_layers else z
 
     @torch.no_grad()
-    def encode(self, y: Tensor, *, batch_size: int = 4096) -> Tensor:
-        """z(K) for many observations, without a graph, in batches: (N, n) → (N, m)."""
-        self._check_input(y)
-        check.positive_int("batch_size", batch_size)
-        return torch.cat([self(y[i:i + batch_size]) for i in range(0, len(y), batch_size)])
+    def _evaluate(self, Y: Tensor, Z_star: Tensor, layers: int) -> float:
+        return _relative_error(self._unrolled(Y, layers, False), Z_star)
 
-    def evaluate(self, y: Tensor, z_star: Tensor, *, steps: int | None = None) -> float:
-        """Held-out relative error Σ‖z(steps) − z*‖² / Σ‖z*‖²: y (N, n), z_star (N, m)."""
-        self._check_input(y)
-        check.tensor("z_star", z_star, ndim=2, shape_doc=f"(N, {self.m})")
-        check.same_rows("y", y, "z_star", z_star)
-        if z_star.shape[1] != self.m:
-            raise ValueError(f"argument 'z_star': expected {self.m} columns (m), received shape "
-                             f"{tuple(z_star.shape)}")
-        with torch.no_grad():
-            return relative_error(self(y, steps=steps), z_star)
+    def _check_layers(self, layers: int | None) -> int:
+        if layers is None:
+            return self.layers
+        layers = check.positive_int("layers", layers)
+        check.require(layers <= self.layers, "layers", f"an integer <= {self.layers} (the "
+                      "network's layers)", layers)
+        return layers
 
-    def fit(self, y: Tensor | Callable[[int], tuple[Tensor, Tensor | None]],
-            z_star: Tensor | None = None, *, loss: str = "code", W_d: Tensor | None = None,
-            lam: float | None = None, n_steps: int = 1000, batch_size: int = 256, lr: float = 1e-3,
-            milestones: tuple[int, ...] = (), gamma: float = 0.2, steps: int | None = None,
-            params: list[nn.Parameter] | None = None,
-            y_val: Tensor | None = None, z_val: Tensor | None = None, eval_every: int = 100,
-            seed: int = 0, progress: bool = True) -> TrainingCurve:
-        """Train by back-propagation through time with Adam.
+    def _check_rows(self, name: str, y: Tensor, rows: str) -> None:
+        check.tensor(name, y, ndim=2, shape_doc=f"({rows}, {self.n})")
+        check.shape(name, y, (None, self.n), f"({rows}, n) with n = {self.n}")
+        check.require(y.device == self.W_e.device and y.dtype == self.W_e.dtype, name,
+                      f"device {self.W_e.device} and dtype {self.W_e.dtype} (those of the network)",
+                      f"{y.device} and {y.dtype}")
 
-        The loss is computed on z(steps) (default K), averaged over a minibatch:
+    def _check_codes(self, name: str, z: Tensor, rows_name: str, Y: Tensor) -> None:
+        check.tensor(name, z, ndim=2, shape_doc=f"(N, {self.m})")
+        check.shape(name, z, (None, self.m), f"(N, m) with m = {self.m}")
+        check.same_rows(rows_name, Y, name, z)
 
-        * ``loss="code"``: ‖z(steps) − z*‖², the code-prediction loss of Gregor & LeCun,
-          against target codes z* (FISTA codes, or the true sparse codes of a synthetic
-          problem);
-        * ``loss="energy"``: E(z(steps), y) = ‖y − W_d z‖² + λ‖z‖₁ itself (unsupervised;
-          needs ``W_d`` and ``lam``).
 
-        Args:
-            y: training observations (N, n), with ``z_star`` (N, m) for the code loss; or a
-                function ``batch(step) -> (y, z_star)`` that draws a fresh minibatch (z_star
-                may be None for the energy loss), for synthetic data.
-            n_steps: number of Adam steps; batch_size: minibatch size (when y is a tensor).
-            lr: Adam's learning rate.
-            milestones, gamma: the learning rate is multiplied by ``gamma`` after each of these
-                step numbers (increasing, within 1 … n_steps), as torch's ``MultiStepLR``;
-                e.g. ``milestones=(6000, 9000), gamma=0.2`` ends at lr/25 (the decay of
-                Chen et al. 2018 is 0.2 then 0.02). One Adam runs through the whole
-                schedule: call :meth:`fit` once rather than in chunks, because every call
-                starts a new Adam with fresh moment estimates.
-            steps: train the network truncated to its first ``steps`` layers (stage-wise
-                training).
-            params: the parameters to train (default all), e.g. only the newest layer's.
-            y_val, z_val: held-out data for :meth:`evaluate` every ``eval_every`` steps.
-            seed: seeds the minibatch draws.
-            progress: show a tqdm progress bar.
+# -- training ---------------------------------------------------------------------------
 
-        Returns:
-            a :class:`TrainingCurve`.
-        """
-        if loss not in LOSSES:
-            raise ValueError(f"argument 'loss': expected one of {LOSSES}, received {loss!r}")
-        check.positive_int("n_steps", n_steps)
-        check.positive_int("batch_size", batch_size)
-        check.positive_int("eval_every", eval_every)
-        lr = check.nonnegative("lr", lr)
-        gamma = check.nonnegative("gamma", gamma)
-        milestones = tuple(milestones)
-        if (any(not isinstance(s, int) or isinstance(s, bool) for s in milestones)
-                or list(milestones) != sorted(set(milestones))
-                or any(not 1 <= s <= n_steps for s in milestones)):
-            raise ValueError(f"argument 'milestones': expected increasing step numbers in 1 … "
-                             f"n_steps = {n_steps}, received {milestones!r}")
-        steps = self.K if steps is None else steps
-        check.positive_int("steps", steps)
-        if steps > self.K:
-            raise ValueError(f"argument 'steps': expected at most K = {self.K}, received {steps}")
-        if loss == "energy":
-            if W_d is None or lam is None:
-                raise ValueError("arguments 'W_d' and 'lam': the energy loss needs the dictionary "
-                                 "and λ, received None")
-            check.tensor("W_d", W_d, ndim=2, shape_doc=f"({self.n}, {self.m})")
-            if tuple(W_d.shape) != (self.n, self.m):
-                raise ValueError(f"argument 'W_d': expected shape ({self.n}, {self.m}), received "
-                                 f"{tuple(W_d.shape)}")
-            lam = check.nonnegative("lam", lam)
-            W_d = W_d.detach().to(self.W_e)
-        if callable(y) and not isinstance(y, Tensor):
-            draw = y
-        else:
-            self._check_input(y)
-            if loss == "code":
-                if z_star is None:
-                    raise ValueError("argument 'z_star': the code loss needs target codes "
-                                     f"(N, {self.m}), received None")
-                check.tensor("z_star", z_star, ndim=2, shape_doc=f"(N, {self.m})")
-                check.same_rows("y", y, "z_star", z_star)
-                if z_star.shape[1] != self.m:
-                    raise ValueError(f"argument 'z_star': expected {self.m} columns (m), "
-                                     f"received shape {tuple(z_star.shape)}")
-            gen = torch.Generator().manual_seed(seed)
-            Y, Z = y, z_star
+def train_lista(model: LISTA, Y: Tensor | Batch, Z_star: Tensor | None = None, *,
+                steps: int = 1000, batch_size: int = 256, lr: float = 1e-3,
+                milestones: Sequence[int] = (), gamma: float = 0.2, loss: str = "code",
+                W: Tensor | None = None, lam: float | None = None, layers: int | None = None,
+                params: list[nn.Parameter] | None = None, Y_val: Tensor | None = None,
+                Z_val: Tensor | None = None, every: int = 100, seed: int | torch.Generator = 0,
+                progress: bool | None = None) -> History:
+    """Train a :class:`LISTA` network in place by back-propagation through time with Adam.
 
-            def draw(step: int) -> tuple[Tensor, Tensor | None]:
-                pick = torch.randint(len(Y), (min(batch_size, len(Y)),), generator=gen)
-                pick = pick.to(Y.device)
-                return Y[pick], None if Z is None else Z[pick]
-        if (y_val is None) != (z_val is None):
-            raise ValueError("arguments 'y_val' and 'z_val': give both or neither")
+    The loss is computed on z(layers), averaged over a minibatch:
 
-        optimizer = torch.optim.Adam(list(self.parameters()) if params is None else params, lr=lr)
-        drops = set(milestones)
-        curve = TrainingCurve([], [], [], [])
-        seconds, running, count = 0.0, 0.0, 0
-        bar = tqdm(range(1, n_steps + 1), disable=not progress, desc="LISTA", leave=False)
-        for step in bar:
-            start = time.perf_counter()
-            yb, zb = draw(step)
-            yb = yb.to(self.W_e)
-            z = self(yb, steps=steps)
-            if loss == "code":
-                value = (z - zb.to(z)).pow(2).sum(1).mean()
-            else:
-                value = sparse_coding_loss(z, yb, W_d, lam)
-            optimizer.zero_grad(set_to_none=True)
-            value.backward()
-            optimizer.step()
-            if step in drops:
-                for group in optimizer.param_groups:
-                    group["lr"] *= gamma
-            seconds += time.perf_counter() - start
-            running += float(value.detach())
-            count += 1
-            if step % eval_every == 0 or step == n_steps:
-                val = float("nan") if y_val is None else self.evaluate(y_val, z_val, steps=steps)
-                curve.step.append(step)
-                curve.seconds.append(seconds)
-                curve.loss.append(running / count)
-                curve.val_error.append(val)
-                running, count = 0.0, 0
-                bar.set_postfix(loss=f"{curve.loss[-1]:.4g}", val=f"{val:.4g}")
-        return curve
+    * ``loss="code"``: ‖z − z*‖², the code-prediction loss of Gregor & LeCun, against
+      target codes z* (FISTA codes, or the true sparse codes of a synthetic problem);
+    * ``loss="energy"``: the sparse-coding energy E(z, y) = ‖y − W_d z‖² + λ‖z‖₁ itself
+      (unsupervised; needs ``W`` and ``lam``).
 
-    def save(self, path: str | Path) -> None:
-        """Write the shapes and the parameters to ``path`` (torch.save)."""
-        torch.save({"n": self.n, "m": self.m, "K": self.K, "tied": self.tied,
-                    "state": self.state_dict()}, Path(path))
+    Args:
+        model: the network, trained in place.
+        Y: training observations (N, n) on the network's device and dtype; or a function
+            ``batch(step) -> (y, z_star)`` that draws a fresh minibatch (z_star may be None
+            for the energy loss), for synthetic data.
+        Z_star: the target codes (N, m) of the rows of Y, for the code loss.
+        steps: the number of Adam steps.
+        batch_size: the minibatch size B, drawn with replacement from the rows of Y.
+        lr: Adam's learning rate, > 0.
+        milestones: the learning rate is multiplied by ``gamma`` after each of these step
+            numbers (increasing, within 1 … steps), by ``torch.optim.lr_scheduler.MultiStepLR``;
+            e.g. ``milestones=(6000, 9000), gamma=0.2`` ends at lr/25 (the decay of Chen
+            et al. 2018 is 0.2 then 0.02). One Adam runs through the whole schedule: train
+            once rather than in chunks, since every call starts a new Adam.
+        gamma: the factor of the learning rate at each milestone, >= 0.
+        loss: ``"code"`` or ``"energy"``.
+        W: the dictionary W_d (n, m) of the energy loss.
+        lam: λ >= 0 of the energy loss.
+        layers: train the network cut to its first this many layers (stage-wise training;
+            default: all).
+        params: the parameters to train (default: all), e.g. only the newest layer's.
+        Y_val: held-out observations (N_val, n), with ``Z_val``.
+        Z_val: their target codes (N_val, m); the held-out value recorded is
+            :meth:`LISTA.evaluate` on them.
+        every: record every this many steps (and at the last step).
+        seed: an integer or a ``torch.Generator`` for the minibatch draws; the same call
+            draws the same minibatches.
+        progress: show a progress bar (None: :func:`ebmlib.set_progress`'s switch).
 
-    @classmethod
-    def load(cls, path: str | Path, *, map_location: torch.device | str | None = None) -> LISTA:
-        """A network written by :meth:`save`, on ``map_location`` if given."""
-        data = torch.load(Path(path), map_location=map_location, weights_only=True)
-        W_e = data["state"]["W_e"]
-        model = cls(data["n"], data["m"], data["K"], tied=data["tied"], dtype=W_e.dtype,
-                    device=W_e.device)
-        model.load_state_dict(data["state"])
-        return model
+    Returns:
+        a :class:`ebmlib.History`: step 0 (the network before training) then every
+        ``every`` steps, the cumulative training seconds, the mean loss since the previous
+        record (NaN at step 0) and the held-out relative error (None without held-out data).
+    """
+    steps, batch_size, every, layers = _check_train(model, Y, Z_star, steps=steps, batch_size=batch_size,
+                                                    every=every, layers=layers, loss=loss, W=W, lam=lam,
+                                                    Y_val=Y_val, Z_val=Z_val)
+    lr, gamma = check.positive("lr", lr), check.nonnegative("gamma", gamma)
+    milestones = _check_milestones(milestones, steps)
+    objective = _loss_fn(model, loss, W, lam)
+    optimizer = torch.optim.Adam(list(model.parameters()) if params is None else params, lr=lr)
+    schedule = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(milestones), gamma=gamma)
+    evaluate = None if Y_val is None else (lambda: model._evaluate(Y_val, Z_val, layers))
+    run = Run(steps, seed=seed, progress=progress, desc="LISTA", every=every, evaluate=evaluate)
+    draw = Y if _is_sampler(Y) else _sampler(Y, Z_star, batch_size, run.generator)
+    for step in run:
+        y, z_star = draw(step)
+        y = y.to(model.W_e)
+        value = objective(model._unrolled(y, layers, False), y, z_star)
+        optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        optimizer.step()
+        schedule.step()
+        run.log(step, value.detach())
+    return run.history
 
-    def _check_input(self, y: Tensor) -> None:
-        check.tensor("y", y, ndim=2, shape_doc=f"(B, {self.n})")
-        if y.shape[1] != self.n:
-            raise ValueError(f"argument 'y': expected shape (B, n) with n = {self.n}, received "
-                             f"{tuple(y.shape)}")
-        if y.device != self.W_e.device or y.dtype != self.W_e.dtype:
-            raise ValueError(f"argument 'y': expected device {self.W_e.device} and dtype "
-                             f"{self.W_e.dtype} (those of the network), received {y.device} and "
-                             f"{y.dtype}")
+
+def _is_sampler(Y: object) -> bool:
+    return callable(Y) and not isinstance(Y, Tensor)
+
+
+def _check_train(model: LISTA, Y: Tensor | Batch, Z_star: Tensor | None, *, steps: int, batch_size: int,
+                 every: int, layers: int | None, loss: str, W: Tensor | None, lam: float | None,
+                 Y_val: Tensor | None, Z_val: Tensor | None) -> tuple[int, int, int, int]:
+    """Every check of :func:`train_lista` but lr, gamma and the milestones."""
+    check.require(isinstance(model, LISTA), "model", "a LISTA network", type(model).__name__)
+    steps = check.positive_int("steps", steps)
+    batch_size = check.positive_int("batch_size", batch_size)
+    every = check.positive_int("every", every)
+    layers = model._check_layers(layers)
+    check.choice("loss", loss, LOSSES)
+    if loss == "energy":
+        check.require(W is not None and lam is not None, "W' and 'lam",
+                      "the dictionary W_d (n, m) and λ for loss='energy'",
+                      f"W={'None' if W is None else 'a tensor'} and lam={lam!r}")
+        check.tensor("W", W, ndim=2, shape_doc=f"({model.n}, {model.m})")
+        check.shape("W", W, (model.n, model.m))
+        check.nonnegative("lam", lam)
+    if not _is_sampler(Y):
+        model._check_rows("Y", Y, "N")
+        if loss == "code":
+            check.require(Z_star is not None, "Z_star", f"target codes (N, {model.m}) for "
+                          "loss='code'", None)
+        if Z_star is not None:
+            model._check_codes("Z_star", Z_star, "Y", Y)
+    check.require((Y_val is None) == (Z_val is None), "Y_val' and 'Z_val", "both or neither",
+                  f"{'None' if Y_val is None else 'a tensor'} and {'None' if Z_val is None else 'a tensor'}")
+    if Y_val is not None:
+        model._check_rows("Y_val", Y_val, "N_val")
+        model._check_codes("Z_val", Z_val, "Y_val", Y_val)
+    return steps, batch_size, every, layers
+
+
+def _check_milestones(milestones: Sequence[int], steps: int) -> tuple[int, ...]:
+    values = tuple(milestones)
+    ok = (all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in values)
+          and list(values) == sorted(set(values)) and all(1 <= s <= steps for s in values))
+    check.require(ok, "milestones", f"increasing step numbers in 1 … steps = {steps}", repr(milestones))
+    return tuple(int(s) for s in values)
+
+
+def _sampler(Y: Tensor, Z_star: Tensor | None, batch_size: int, generator: torch.Generator) -> Batch:
+    """Minibatches of rows of Y (and Z_star) drawn with replacement from ``generator``."""
+    size = min(batch_size, len(Y))
+
+    def draw(step: int) -> tuple[Tensor, Tensor | None]:
+        pick = torch.randint(len(Y), (size,), generator=generator).to(Y.device)
+        return Y[pick], None if Z_star is None else Z_star[pick]
+
+    return draw
+
+
+def _loss_fn(model: LISTA, loss: str, W: Tensor | None, lam: float | None
+             ) -> Callable[[Tensor, Tensor, Tensor | None], Tensor]:
+    """The minibatch loss (z, y, z*) → 0-d tensor: the code-prediction error or the energy."""
+    if loss == "code":
+        return lambda z, y, z_star: (z - z_star.to(z)).pow(2).sum(1).mean()
+    W_d, lam = W.detach().to(model.W_e), float(lam)
+    return lambda z, y, z_star: _sparse_coding_energy(y, W_d, z, lam).mean()

@@ -1,4 +1,5 @@
-"""Figures the book draws more than once, and the lecture's energy-based diagrams
+"""Figures the book draws more than once (:func:`energy_landscapes`, :func:`atom_grid`,
+:func:`image_grid`, :func:`fuzzy_balls`), and the lecture's energy-based diagrams
 (:func:`energy_diagram`, :func:`vae_springs`).
 
 Labels use mathematics only, so that the English and the French pages share them.
@@ -25,6 +26,8 @@ from matplotlib.textpath import TextPath
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
+from . import _validate as check
+
 
 def _np(t: Tensor | np.ndarray) -> np.ndarray:
     return t.detach().cpu().numpy() if isinstance(t, Tensor) else np.asarray(t)
@@ -45,22 +48,25 @@ def energy_landscapes(F: Sequence[Tensor], titles: Sequence[str],
         data: optional points (N, 2) drawn on every panel.
         vmax: top of the colour scale (default: the largest energy shown).
         gamma: power-law colour scale; < 1 spreads out the low energies.
+        ncols: panels per row (default: all the panels in one row); the panels fill the
+            rows from the left, and the cells left over are hidden.
+        panel_size: inches per panel, in both directions (the colour bar adds 0.8 inch).
+
+    Returns:
+        The figure.
     """
-    if len(F) != len(titles):
-        raise ValueError(f"arguments 'F' and 'titles': expected the same length, "
-                         f"received {len(F)} and {len(titles)}")
+    check.require(len(F) == len(titles), "F' and 'titles", "the same length", f"{len(F)} and {len(titles)}")
     grids = []
     for i, f in enumerate(F):
         a = _np(f)
         if a.ndim == 1:
             side = round(np.sqrt(a.size))
-            if side * side != a.size:
-                raise ValueError(f"argument 'F[{i}]': expected a square grid (S², ) or (S, S), "
-                                 f"received shape {a.shape}")
+            check.require(side * side == a.size, f"F[{i}]", "a square grid (S²,) or (S, S)",
+                          f"shape {a.shape}")
             a = a.reshape(side, side)
         grids.append(a)
     vmax = float(max(g.max() for g in grids)) if vmax is None else vmax
-    ncols = ncols or len(grids)
+    ncols = len(grids) if ncols is None else check.positive_int("ncols", ncols)
     nrows = int(np.ceil(len(grids) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size * ncols + 0.8, panel_size * nrows),
                              squeeze=False, sharex=True, sharey=True, constrained_layout=True)
@@ -97,16 +103,16 @@ def atom_grid(W: Tensor | np.ndarray, shape: tuple[int, ...], *, ncols: int | No
         title: optional figure title.
         cmap: colour map for grey atoms; each atom uses a scale symmetric around 0, so
             mid-grey is zero.
+
+    Returns:
+        The figure.
     """
     a = _np(W)
     n_pixels = int(np.prod(shape))
-    if a.ndim == 2 and a.shape[0] == n_pixels:
-        atoms = a.T.reshape(-1, *shape)
-    elif a.ndim >= 2 and a[0].size == n_pixels:
-        atoms = a.reshape(-1, *shape)
-    else:
-        raise ValueError(f"argument 'W': expected shape ({n_pixels}, m) or (m, *{shape}), "
-                         f"received {a.shape}")
+    columns = a.ndim == 2 and a.shape[0] == n_pixels
+    check.require(columns or (a.ndim >= 2 and a[0].size == n_pixels), "W",
+                  f"shape ({n_pixels}, m) or (m, *{shape})", f"shape {a.shape}")
+    atoms = a.T.reshape(-1, *shape) if columns else a.reshape(-1, *shape)
     m = atoms.shape[0]
     ncols = ncols or int(np.ceil(np.sqrt(m)))
     nrows = int(np.ceil(m / ncols))
@@ -126,15 +132,71 @@ def atom_grid(W: Tensor | np.ndarray, shape: tuple[int, ...], *, ncols: int | No
     return fig
 
 
-def fuzzy_balls(mu: Tensor | np.ndarray, logvar: Tensor | np.ndarray, labels: Tensor | np.ndarray, *,
-                ax=None, alpha: float = 0.25, prior: bool = True, lim: float | None = None,
-                legend: bool = False):
-    """Draw each 2-D code of a VAE as its fuzzy ball: an ellipse of half-axes σ₁, σ₂ at μ.
+def image_grid(images: Tensor | np.ndarray, rows: int, *, shape: tuple[int, int] | None = None,
+               ax: Axes | None = None, cmap: str = "gray_r", vmin: float | None = 0.0,
+               vmax: float | None = 1.0, extent: tuple[float, float, float, float] | None = None) -> Axes:
+    """Tile images into one picture of ``rows`` rows, filled row by row, and show it.
+
+    One ``imshow`` for all the images, on one colour scale (``atom_grid`` makes one panel per
+    atom and scales each around 0, which suits dictionary atoms, not images in [0, 1] such as
+    a VAE's samples). The cells after the last image are left blank.
 
     Args:
-        mu, logvar: the encoder's μ and log σ², (B, 2).
+        images: num images, (num, h·w) (flattened, as the rows of a data matrix Y) or
+            (num, h, w); a tensor (on any device) or an array.
+        rows: the number of rows of the grid; it has ceil(num / rows) columns.
+        shape: (h, w) of one flattened image (default: square, h = w = √(h·w)).
+        ax: the axes to draw on (default: a new figure, 0.5 inch per image).
+        cmap: the colour map (default: ink dark on a white page).
+        vmin: the value shown white (None: the smallest value).
+        vmax: the value shown black (None: the largest value).
+        extent: (left, right, bottom, top) in data coordinates, e.g. the codes a grid of
+            decoded images spans; with it the axes are kept, without it they are hidden.
+
+    Returns:
+        The axes; ``ax.images[-1].get_array()`` is the tiled picture, (rows·h, columns·w).
+    """
+    a = _np(images).astype(float)
+    check.require(a.ndim in (2, 3) and a.shape[0] > 0, "images", "a non-empty (num, h·w) or (num, h, w)",
+                  f"shape {a.shape}")
+    rows = check.positive_int("rows", rows)
+    if a.ndim == 2:
+        if shape is None:
+            side = round(np.sqrt(a.shape[1]))
+            check.require(side * side == a.shape[1], "images", "square images (num, h·h), or pass shape",
+                          f"shape {a.shape}")
+            shape = (side, side)
+        check.require(len(shape) == 2 and int(np.prod(shape)) == a.shape[1], "shape",
+                      f"(h, w) with h·w = {a.shape[1]}", repr(shape))
+        a = a.reshape(len(a), *shape)
+    num, h, w = a.shape
+    cols = -(-num // rows)
+    padded = np.full((rows * cols, h, w), np.nan)
+    padded[:num] = a
+    picture = padded.reshape(rows, cols, h, w).transpose(0, 2, 1, 3).reshape(rows * h, cols * w)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.5 * cols, 0.5 * rows))
+    ax.imshow(picture, cmap=cmap, vmin=vmin, vmax=vmax, extent=extent)
+    if extent is None:
+        ax.set_axis_off()
+    return ax
+
+
+def fuzzy_balls(mu: Tensor | np.ndarray, logvar: Tensor | np.ndarray, labels: Tensor | np.ndarray, *,
+                ax: Axes | None = None, alpha: float = 0.25, prior: bool = True, lim: float | None = None,
+                legend: bool = False) -> Axes:
+    """Draw each 2-D code of a VAE as its fuzzy ball: an ellipse of half-axes σ₁, σ₂ at μ.
+
+    ``mu`` and ``logvar`` may come straight from the model, on any device and with their
+    gradients: ``fuzzy_balls(*model.encode(Y), labels)``.
+
+    Args:
+        mu: the encoder's centres μ, (B, 2).
+        logvar: the encoder's log-variances log σ², (B, 2).
         labels: (B,) integer classes (digits), one colour each (tab10).
         ax: the axes to draw on (default: a new 4 × 4 inch figure).
+        alpha: the opacity of each ball, in [0, 1] (the centres are drawn opaque); where
+            balls overlap their colours add up.
         prior: draw the circle of radius 1, the prior N(0, I)'s one-σ ball, dashed.
         lim: show [−lim, lim]² (default: fit the balls).
         legend: add a legend with one entry per class (the class numbers).
@@ -145,9 +207,10 @@ def fuzzy_balls(mu: Tensor | np.ndarray, logvar: Tensor | np.ndarray, labels: Te
     from matplotlib.collections import EllipseCollection
 
     m, lv, lab = _np(mu), _np(logvar), _np(labels).astype(int)
-    if m.ndim != 2 or m.shape[1] != 2 or lv.shape != m.shape or lab.shape != (m.shape[0],):
-        raise ValueError(f"arguments 'mu', 'logvar', 'labels': expected shapes (B, 2), (B, 2), (B,), "
-                         f"received {m.shape}, {lv.shape}, {lab.shape}")
+    check.require(m.ndim == 2 and m.shape[1] == 2 and lv.shape == m.shape and lab.shape == (m.shape[0],),
+                  "mu', 'logvar' and 'labels", "shapes (B, 2), (B, 2) and (B,)",
+                  f"{m.shape}, {lv.shape} and {lab.shape}")
+    alpha = check.interval("alpha", alpha, 0.0, 1.0)
     if ax is None:
         _, ax = plt.subplots(figsize=(4, 4))
     sigma = np.exp(0.5 * lv)
@@ -544,11 +607,9 @@ def energy_diagram(model: str, *, ax: Axes | None = None) -> Figure:
         ``fig.ebm_diagrams``, the list of the diagrams drawn in it.
 
     Raises:
-        ValueError: ``model`` is not one of :data:`DIAGRAM_MODELS`.
+        InvalidArgumentError: ``model`` is not one of :data:`DIAGRAM_MODELS`.
     """
-    if not isinstance(model, str) or model not in DIAGRAM_MODELS:
-        raise ValueError(f"argument 'model': expected one of {', '.join(map(repr, DIAGRAM_MODELS))}, "
-                         f"received {model!r}")
+    check.choice("model", model, DIAGRAM_MODELS)
     b = _Builder(model)
     if model in ("latent-ebm", "sparse-coding"):
         _latent_ebm(b, sparse=model == "sparse-coding")
@@ -600,22 +661,18 @@ def vae_springs(mu: Tensor | np.ndarray, sigma: Tensor | np.ndarray, *, ax: Axes
         drawn elements: N "ball", N "spring" (when ``origin_spring``), one "prior".
 
     Raises:
-        ValueError: ``mu`` or ``sigma`` is not (N, 2) with N ≥ 1, their shapes differ, an entry
-            is not finite, or a σ is not > 0.
+        InvalidArgumentError: ``mu`` or ``sigma`` is not (N, 2) with N ≥ 1, their shapes differ,
+            an entry is not finite, or a σ is not > 0.
     """
     m, s = _np(mu).astype(float), _np(sigma).astype(float)
     for name, a in (("mu", m), ("sigma", s)):
-        if a.ndim != 2 or a.shape[1] != 2 or a.shape[0] < 1:
-            raise ValueError(f"argument '{name}': expected shape (N, 2) with N >= 1, received {a.shape}")
-        if not np.isfinite(a).all():
-            raise ValueError(f"argument '{name}': expected finite values, received NaN or inf")
-    if m.shape != s.shape:
-        raise ValueError(f"arguments 'mu' and 'sigma': expected the same shape (N, 2), "
-                         f"received {m.shape} and {s.shape}")
-    if (s <= 0).any():
-        i = int(np.argwhere(s <= 0)[0, 0])
-        raise ValueError(f"argument 'sigma': expected standard deviations > 0, received "
-                         f"{s[i].tolist()} in row {i}")
+        check.require(a.ndim == 2 and a.shape[1] == 2 and a.shape[0] >= 1, name,
+                      "shape (N, 2) with N >= 1", a.shape)
+        check.require(bool(np.isfinite(a).all()), name, "finite values", "NaN or inf")
+    check.require(m.shape == s.shape, "mu' and 'sigma", "the same shape (N, 2)", f"{m.shape} and {s.shape}")
+    bad = np.argwhere(s <= 0)
+    check.require(len(bad) == 0, "sigma", "standard deviations > 0",
+                  f"{s[bad[0, 0]].tolist()} in row {bad[0, 0]}" if len(bad) else "")
     if ax is None:
         fig, ax = plt.subplots(figsize=(4.5, 4.5), constrained_layout=True)
     fig = ax.figure

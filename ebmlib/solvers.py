@@ -18,7 +18,16 @@ momentum and converges in O(1/k²) instead of O(1/k).
 
 Shapes: y is (B, n), W_d is (n, m), codes z are (B, m); energies are (B,) and the
 energy trace of a run is (T, B), T being the number of iterations done. Everything runs
-on the device and in the dtype of the inputs.
+on the device and in the dtype of the inputs. Both solvers return a :class:`SparseCode`
+``(z, trace, n_iter)``; :func:`iterations_to` reads from a trace how many iterations
+reached a given gap to the optimum.
+
+``tol`` means the same in every solver of the library: stop when the relative change of
+the code, ‖z_{k+1} − z_k‖ / ‖z_k‖ over the whole batch, is at most ``tol``.
+
+Inside the library, loops call the unchecked :func:`_dense` (dense dictionary) or
+:func:`_proximal_gradient` (any linear decoder, e.g. the convolutional one), :func:`_shrink`
+and :func:`_lipschitz`: the public functions check their arguments once, then call these.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ from torch.nn import functional
 
 from . import _validate as check
 
-__all__ = ["SparseCode", "fista", "ista", "lipschitz", "shrink"]
+__all__ = ["SparseCode", "fista", "ista", "iterations_to", "lipschitz", "shrink"]
 
 
 class SparseCode(NamedTuple):
@@ -52,6 +61,7 @@ class SparseCode(NamedTuple):
     trace: Tensor | None
     n_iter: int
 
+
 _BLOCK = 512  # iterations per block of the energy trace
 
 
@@ -67,13 +77,17 @@ def shrink(x: Tensor, theta: Tensor | float) -> Tensor:
         A tensor shaped like x.
     """
     check.tensor("x", x, finite=False)
-    if isinstance(theta, Tensor) and theta.numel() != 1:
-        check.require(theta.dim() == 1 and x.dim() >= 1 and theta.shape[0] == x.shape[-1], "theta",
+    if isinstance(theta, Tensor):
+        check.require(theta.dim() == 0 or (theta.dim() == 1 and x.dim() >= 1
+                                           and theta.shape[0] in (1, x.shape[-1])), "theta",
                       f"a number, a 0-d tensor or one threshold per component, shape "
                       f"({x.shape[-1] if x.dim() else 1},)", f"shape {tuple(theta.shape)}")
         check.tensor("theta", theta, finite=False)
-        check.require(bool(torch.isfinite(theta).all()) and not bool((theta < 0).any()), "theta",
-                      "finite values >= 0", theta.detach().cpu().tolist())
+        t = theta.detach()
+        if not bool(torch.isfinite(t).all()):
+            check.fail("theta", "finite values >= 0", "a tensor containing NaN or inf")
+        if bool((t < 0).any()):
+            check.fail("theta", "finite values >= 0", f"min {float(t.min())}")
         theta = theta.to(device=x.device, dtype=x.dtype)
     else:
         theta = check.nonnegative("theta", theta)
@@ -157,6 +171,19 @@ def fista(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None = None, max_ite
     adaptive restart of O'Donoghue & Candès (2015). It often saves many iterations when
     the solution is very sparse; the default is the textbook algorithm.
 
+    Args:
+        y: observations, (B, n).
+        W: the dictionary W_d, (n, m); its columns are the atoms and must be non-zero.
+        lam: λ >= 0.
+        z0: the start x_0 = v_1, (B, m); default zeros.
+        max_iter: maximum number of iterations (>= 1).
+        tol: stop when ‖x_k − x_{k−1}‖_F / ‖x_{k−1}‖_F <= tol (over the whole batch);
+            0 runs exactly ``max_iter`` iterations.
+        L: a Lipschitz constant >= 2 σ_max(W)²; default :func:`lipschitz` (W).
+        restart: reset the momentum of a sample when it points uphill (see above).
+        trace: record the energy of every sample after every iteration (default); False
+            returns None as the trace and saves about a third of an iteration's cost.
+
     Returns:
         A :class:`SparseCode` ``(z, trace, n_iter)``: the last iterate x_T, (B, m), the
         energies of the iterates x_1 … x_T (not of the extrapolated points), (T, B),
@@ -164,6 +191,45 @@ def fista(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None = None, max_ite
     """
     return _solve(y, W, lam, z0=z0, max_iter=max_iter, tol=tol, L=L, fast=True, restart=restart,
                   trace=trace)
+
+
+def iterations_to(trace: Tensor, E_star: Tensor | float, gap: float) -> int | None:
+    """The first iteration k at which the relative gap to the optimum, (E_k − E*) / E*, is <= gap.
+
+    With one energy per sample, the gap of iteration k is the mean over the batch of the
+    samples' relative gaps; pass the batch's total energy per iteration, (T,), and the
+    total E* to measure the gap of the total instead.
+
+    Args:
+        trace: the energies after every iteration: (T, B), a solver's ``SparseCode.trace``,
+            or (T,), one energy per iteration.
+        E_star: the optimal energies E* > 0: (B,), one per sample of a (T, B) trace, or a
+            number (or 0-d tensor) shared by every sample.
+        gap: the level of the relative gap, >= 0 (1e-4 for 0.01 %).
+
+    Returns:
+        k, from 1 to T (the trace's row k − 1), or None when no iteration reaches the gap.
+    """
+    check.tensor("trace", trace, ndim=(1, 2), shape_doc="(T, B) or (T,)")
+    if isinstance(E_star, Tensor) and E_star.dim() > 0:
+        check.tensor("E_star", E_star, ndim=1, shape_doc="(B,)")
+        check.require(trace.dim() == 2 and E_star.shape[0] == trace.shape[1], "E_star",
+                      "one optimal energy per column of the trace, or a number",
+                      f"shape {tuple(E_star.shape)} for a trace of shape {tuple(trace.shape)}")
+        check.same_device_dtype("trace", trace, "E_star", E_star)
+        check.require(bool((E_star > 0).all()), "E_star", "energies > 0", f"min {float(E_star.min())}")
+    else:
+        E_star = check.positive("E_star", E_star)
+    gap = check.nonnegative("gap", gap)
+    return _iterations_to(trace, E_star, gap)
+
+
+def _iterations_to(trace: Tensor, E_star: Tensor | float, gap: float) -> int | None:
+    relative = (trace - E_star) / E_star
+    if relative.dim() == 2:
+        relative = relative.mean(dim=1)
+    below = torch.nonzero(relative <= gap)
+    return int(below[0, 0]) + 1 if len(below) else None
 
 
 # -- implementation -------------------------------------------------------------------
@@ -190,7 +256,8 @@ def _use_precomputed(B: int, n: int, m: int, max_iter: int) -> bool:
 
 
 def _check_problem(y: Tensor, W: Tensor, lam: float, z0: Tensor | None, max_iter: int,
-                   tol: float, L: float | None) -> tuple[float, float, float | None]:
+                   tol: float, L: float | None) -> tuple[float, int, float, float | None]:
+    """The checks of :func:`ista` and :func:`fista`: λ, max_iter, tol and L as Python numbers."""
     check.tensor("y", y, ndim=2, shape_doc="(B, n)")
     check.tensor("W", W, ndim=2, shape_doc="(n, m)")
     check.same_device_dtype("y", y, "W", W)
@@ -206,19 +273,21 @@ def _check_problem(y: Tensor, W: Tensor, lam: float, z0: Tensor | None, max_iter
         check.tensor("z0", z0, ndim=2, shape_doc=f"({y.shape[0]}, {m})")
         check.shape("z0", z0, (y.shape[0], m), f"(B, m) = ({y.shape[0]}, {m})")
         check.same_device_dtype("z0", z0, "y", y)
-    check.positive_int("max_iter", max_iter)
+    max_iter = check.positive_int("max_iter", max_iter)
     tol = check.nonnegative("tol", tol)
     if L is not None:
         L = check.positive("L", L)
-    return lam, tol, L
+    return lam, max_iter, tol, L
 
 
 def _solve(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None, max_iter: int, tol: float,
            L: float | None, fast: bool, path: str = "auto", restart: bool = False,
            trace: bool = True) -> SparseCode:
     """Check the arguments, then :func:`_dense` (ISTA with ``fast=False``, FISTA with True)."""
-    lam, tol, L = _check_problem(y, W, lam, z0, max_iter, tol, L)
+    lam, max_iter, tol, L = _check_problem(y, W, lam, z0, max_iter, tol, L)
     check.choice("path", path, ("auto", "precomputed", "direct"))
+    restart = check.flag("restart", restart)
+    trace = check.flag("trace", trace)
     return _dense(y, W, lam, z0=z0, max_iter=max_iter, tol=tol, L=L, fast=fast, path=path,
                   restart=restart, trace=trace)
 

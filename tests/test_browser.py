@@ -27,6 +27,10 @@ import pytest
 from sitecheck import SITE as BUILT_SITE
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# a site test: it reads the built site (`make test` runs the `site` tests after the build)
+pytestmark = pytest.mark.site
+
 SITE = Path(os.environ.get("EBM_SITE") or BUILT_SITE)  # another copy of the site to check
 LANGS = ("en", "fr")
 # with these, Chromium reaches 127.0.0.1 and nothing else

@@ -12,6 +12,10 @@ from ebmlib.checks import (
 )
 from ebmlib.toy import curve, distance_to_curve
 
+# the `lang` fixture (tests/conftest.py) runs a test in both languages; these narrow it to one
+english = pytest.mark.parametrize("lang", ["en"], indirect=True)
+french = pytest.mark.parametrize("lang", ["fr"], indirect=True)
+
 
 def right_energy(y, z, lam):
     return (y - curve(z[:, 0]) - z[:, 1:]).pow(2).sum(1) + lam * z[:, 1:].abs().sum(1)
@@ -46,22 +50,19 @@ def test_toy_energy_accepts_the_right_answer():
     (lambda y, z, lam: 3.0, "Expected a torch.Tensor"),
     (lambda y, z, lam: 1 / 0, "ZeroDivisionError"),
 ])
-def test_toy_energy_explains_wrong_answers(monkeypatch, wrong, hint):
-    monkeypatch.setenv("EBMLIB_LANG", "en")
+@english
+def test_toy_energy_explains_wrong_answers(lang, wrong, hint):
     feedback = check_toy_energy(wrong)
     assert not feedback
     assert hint in str(feedback)
 
 
-def test_not_implemented_is_reported_in_both_languages(monkeypatch):
+def test_not_implemented_is_reported_in_both_languages(lang):
     def stub(y, z, lam):
         raise NotImplementedError
 
     feedback = check_toy_energy(stub)
-    monkeypatch.setenv("EBMLIB_LANG", "en")
-    assert "Not implemented yet" in str(feedback)
-    monkeypatch.setenv("EBMLIB_LANG", "fr")
-    assert "Pas encore implémenté" in str(feedback)
+    assert {"en": "Not implemented yet", "fr": "Pas encore implémenté"}[lang] in str(feedback)
 
 
 def test_l2_free_energy_accepts_the_closed_form():
@@ -73,8 +74,8 @@ def test_l2_free_energy_accepts_the_closed_form():
     (lambda y, lam: lam * distance_to_curve(y) ** 2, "λ·d(y)²"),
     (lambda y, lam: 1 / (1 + lam) * distance_to_curve(y) ** 2, "inference finds"),
 ])
-def test_l2_free_energy_explains_wrong_answers(monkeypatch, wrong, hint):
-    monkeypatch.setenv("EBMLIB_LANG", "en")
+@english
+def test_l2_free_energy_explains_wrong_answers(lang, wrong, hint):
     feedback = check_l2_free_energy(wrong)
     assert not feedback and hint in str(feedback)
 
@@ -100,17 +101,18 @@ def _huber_of_distance(y, lam):
     (lambda y, lam: l1_free_energy(y, lam / 2), "inference finds"),
     (lambda y, lam: l1_free_energy(y, lam)[:10], "shape"),
 ])
-def test_l1_free_energy_explains_wrong_answers(monkeypatch, wrong, hint):
-    monkeypatch.setenv("EBMLIB_LANG", "en")
+@english
+def test_l1_free_energy_explains_wrong_answers(lang, wrong, hint):
     feedback = check_l1_free_energy(wrong)
     assert not feedback and hint in str(feedback)
 
 
-def test_html_holds_both_languages_and_shows_the_page_language(monkeypatch):
-    monkeypatch.setenv("EBMLIB_LANG", "fr")
-    html = Feedback(False, "wrong", "faux")._repr_html_()
-    assert 'lang="en" style="display:none">wrong' in html
-    assert 'lang="fr">faux' in html
+def test_html_holds_both_languages_and_shows_the_page_language(lang):
+    text = {"en": "wrong", "fr": "faux"}
+    other = "fr" if lang == "en" else "en"
+    html = Feedback(False, text["en"], text["fr"])._repr_html_()
+    assert f'lang="{other}" style="display:none">{text[other]}' in html
+    assert f'lang="{lang}">{text[lang]}' in html
     assert "✘" in html and "✔" in Feedback(True, "ok", "ok")._repr_html_()
 
 
@@ -133,11 +135,10 @@ def test_checker_inputs_are_float64_tensors():
     assert seen["dtype"] == (torch.float64, torch.float64)
 
 
-def test_lambda_for_k_checker(monkeypatch):
+@english
+def test_lambda_for_k_checker(lang):
     from ebmlib.checks import check_lambda_for_k
     from ebmlib.solvers import fista
-
-    monkeypatch.setenv("EBMLIB_LANG", "en")
 
     def bisect(y, W, k):
         low, high = 0.0, 2 * float((W.T @ y).abs().max())
@@ -155,10 +156,9 @@ def test_lambda_for_k_checker(monkeypatch):
     assert not check_lambda_for_k(lambda y, W, k: -1.0)
 
 
-def test_shrink_and_ista_step_checkers(monkeypatch):
+@english
+def test_shrink_and_ista_step_checkers(lang):
     from ebmlib.checks import check_ista_step, check_shrink
-
-    monkeypatch.setenv("EBMLIB_LANG", "en")
 
     def h(v, t):
         return torch.sign(v) * torch.clamp(v.abs() - t, min=0)
@@ -179,13 +179,12 @@ def vae_kl(mu, logvar):
     return 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(1)
 
 
-def test_gaussian_kl_accepts_the_closed_form_in_both_languages(monkeypatch):
+def test_gaussian_kl_accepts_the_closed_form_in_both_languages(lang):
     from ebmlib.checks import check_gaussian_kl
 
     feedback = check_gaussian_kl(vae_kl)
     assert feedback
-    monkeypatch.setenv("EBMLIB_LANG", "fr")
-    assert "Juste" in str(feedback)
+    assert str(feedback).startswith({"en": "Right", "fr": "Juste"}[lang])
 
 
 @pytest.mark.parametrize("wrong, en, fr", [
@@ -197,15 +196,12 @@ def test_gaussian_kl_accepts_the_closed_form_in_both_languages(monkeypatch):
     (lambda mu, lv: vae_kl(mu, lv)[:, None], "one KL per sample", "une pour chaque exemple"),
     (lambda mu, lv: vae_kl(mu, lv) + 1e-3, "Wrong value", "Valeur fausse"),
 ])
-def test_gaussian_kl_explains_wrong_answers(monkeypatch, wrong, en, fr):
+def test_gaussian_kl_explains_wrong_answers(lang, wrong, en, fr):
     from ebmlib.checks import check_gaussian_kl
 
     feedback = check_gaussian_kl(wrong)
     assert not feedback
-    monkeypatch.setenv("EBMLIB_LANG", "en")
-    assert en in str(feedback)
-    monkeypatch.setenv("EBMLIB_LANG", "fr")
-    assert fr in str(feedback)
+    assert {"en": en, "fr": fr}[lang] in str(feedback)
 
 
 def test_reparameterize_accepts_the_trick():
@@ -223,23 +219,17 @@ def test_reparameterize_accepts_the_trick():
      "pas les gradients"),
     (lambda mu, lv, eps: mu.T, "one code per sample", "un pour chaque exemple"),
 ])
-def test_reparameterize_explains_wrong_answers(monkeypatch, wrong, en, fr):
+def test_reparameterize_explains_wrong_answers(lang, wrong, en, fr):
     from ebmlib.checks import check_reparameterize
 
     feedback = check_reparameterize(wrong)
     assert not feedback
-    monkeypatch.setenv("EBMLIB_LANG", "en")
-    assert en in str(feedback)
-    monkeypatch.setenv("EBMLIB_LANG", "fr")
-    assert fr in str(feedback)
+    assert {"en": en, "fr": fr}[lang] in str(feedback)
 
 
-@pytest.mark.parametrize("lang", ["en", "fr"])
-def test_conv_checkers(monkeypatch, lang):
+def test_conv_checkers(lang):
     from ebmlib.checks import check_conv_energy, check_conv_lipschitz
     from ebmlib.conv import decode
-
-    monkeypatch.setenv("EBMLIB_LANG", lang)
 
     def energy(y, K, z, lam, half=0.5):
         return half * (y - decode(z, K)).pow(2).sum((1, 2, 3)) + lam * z.abs().sum((1, 2, 3))
@@ -261,13 +251,12 @@ def test_conv_checkers(monkeypatch, lang):
     assert not check_conv_lipschitz(lambda K, size: float(K.pow(2).sum()))
 
 
-def test_vae_loss_names_the_missing_half_of_the_kl_apart_from_a_missing_beta(monkeypatch):
+@english
+def test_vae_loss_names_the_missing_half_of_the_kl_apart_from_a_missing_beta(lang):
     import torch.nn.functional as F
 
     from ebmlib.checks import check_vae_loss
     from ebmlib.vae import gaussian_kl
-
-    monkeypatch.setenv("EBMLIB_LANG", "en")
 
     def no_half(y, logits, mu, logvar, beta):
         C = F.binary_cross_entropy_with_logits(logits, y, reduction="none").sum(1)
@@ -281,11 +270,9 @@ def test_vae_loss_names_the_missing_half_of_the_kl_apart_from_a_missing_beta(mon
     assert "forgot β" in str(check_vae_loss(no_beta))
 
 
-def test_dictionary_step_names_its_classic_mistakes(monkeypatch):
+def test_dictionary_step_names_its_classic_mistakes(lang):
     from ebmlib.checks import check_dictionary_step
     from ebmlib.dictionary import dictionary_step, normalize_columns
-
-    monkeypatch.setenv("EBMLIB_LANG", "en")
 
     def right(y, z, W, s):
         return dictionary_step(y, z, W, step_scale=s)
@@ -297,10 +284,9 @@ def test_dictionary_step_names_its_classic_mistakes(monkeypatch):
         return normalize_columns(W + (s / L_W) * grad)
 
     assert check_dictionary_step(right)
-    assert "climbed the energy" in str(check_dictionary_step(uphill))
+    climbed = {"en": "climbed the energy", "fr": "faites monter"}[lang]
+    assert climbed in str(check_dictionary_step(uphill))
     assert "W[" in str(check_dictionary_step(lambda y, z, W, s: W))
-    monkeypatch.setenv("EBMLIB_LANG", "fr")
-    assert "faites monter" in str(check_dictionary_step(uphill))
 
 
 # -- French wording (review G5 b, c) -------------------------------------------------------
@@ -337,10 +323,10 @@ def test_no_checker_message_says_par_exemple_for_per_sample():
     ("check_gaussian_kl", lambda mu, lv: vae_kl(mu, lv)[:, None]),
     ("check_reparameterize", lambda mu, lv, eps: mu.T),
 ])
-def test_french_shape_messages_say_pour_chaque_exemple(monkeypatch, check, wrong):
+@french
+def test_french_shape_messages_say_pour_chaque_exemple(lang, check, wrong):
     import ebmlib.checks
 
-    monkeypatch.setenv("EBMLIB_LANG", "fr")
     text = str(getattr(ebmlib.checks, check)(wrong))
     assert text.startswith("Forme attendue pour ") and "pour chaque exemple" in text
     assert "par exemple" not in text
@@ -354,8 +340,8 @@ def test_run_french_shape_message_needs_no_agreement():
     assert bad.text["en"] == "Expected the code, (2,), received (3,)."
 
 
-def test_french_wording_of_the_common_messages(monkeypatch):
-    monkeypatch.setenv("EBMLIB_LANG", "fr")
+@french
+def test_french_wording_of_the_common_messages(lang):
     raised = str(check_toy_energy(lambda y, z, lam: 1 / 0))
     assert raised.startswith("Votre fonction a levé l'exception ZeroDivisionError")
     not_tensor = str(check_toy_energy(lambda y, z, lam: [0.0]))
@@ -366,7 +352,7 @@ def test_french_wording_of_the_common_messages(monkeypatch):
     assert "attendu" not in off
 
 
-def test_not_implemented_shows_code_in_html_and_backticks_in_text(monkeypatch):
+def test_not_implemented_shows_code_in_html_and_backticks_in_text(lang):
     def stub(y, z, lam):
         raise NotImplementedError
 
@@ -374,7 +360,6 @@ def test_not_implemented_shows_code_in_html_and_backticks_in_text(monkeypatch):
     html = feedback._repr_html_()
     assert "`" not in html
     assert html.count("<code>raise NotImplementedError</code>") == 2  # both languages
-    monkeypatch.setenv("EBMLIB_LANG", "fr")
     assert "`raise NotImplementedError`" in str(feedback)
 
 

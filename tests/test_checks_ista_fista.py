@@ -68,7 +68,7 @@ def test_prox_names_classic_mistakes(wrong, en, fr):
     assert en in message(feedback, "en") and fr in message(feedback, "fr")
 
 
-def test_prox_points_at_the_values_where_the_optimality_condition_fails(monkeypatch):
+def test_prox_points_at_the_values_where_the_optimality_condition_fails():
     # Zero on a band a little wider than [−θ, θ]: wrong only just above the threshold.
     def too_wide(v, theta):
         return torch.where(v.abs() <= theta + 0.05, torch.zeros_like(v), soft(v, theta))
@@ -77,11 +77,10 @@ def test_prox_points_at_the_values_where_the_optimality_condition_fails(monkeypa
     assert not feedback
     assert message(feedback, "en").startswith("Keep going: for θ = 0.5, your z satisfies the optimality")
     assert "|v| > θ" in message(feedback, "en")
-    monkeypatch.setenv("EBMLIB_LANG", "fr")
-    assert str(feedback).startswith("Pas encore : pour θ = 0,5, votre z vérifie la condition")
-    assert "v = 0,51 ; −0,51" in str(feedback)
+    assert message(feedback, "fr").startswith("Pas encore : pour θ = 0,5, votre z vérifie la condition")
+    assert "v = 0,51 ; −0,51" in message(feedback, "fr")
     off = check_prox_l1(lambda v, t: soft(v, t) + 0.01 * (v > 2))
-    assert not off and "z − v + θ sign(z) = 0,010 au lieu de 0" in str(off)
+    assert not off and "z − v + θ sign(z) = 0,010 au lieu de 0" in message(off, "fr")
 
 
 def test_prox_reports_not_implemented():
@@ -125,16 +124,15 @@ def test_ista_step_names_classic_mistakes(wrong, en, fr):
     assert en in message(feedback, "en") and fr in message(feedback, "fr")
 
 
-def test_ista_step_explains_shapes_and_other_errors(monkeypatch):
+def test_ista_step_explains_shapes_and_other_errors():
     columns = check_ista_step(lambda z, y, W, lam, L: soft(z - 2 * W.T @ (W @ z - y) / L, lam / L))
     assert not columns and "Rows are samples" in message(columns, "en")
     assert "(z @ W.T − y) @ W" in message(columns, "fr") and "un exemple" not in message(columns, "fr")
     assert "Les exemples sont des lignes" in message(columns, "fr")
     half = check_ista_step(lambda z, y, W, lam, L: soft(z - (z @ W.T - y) @ W / L, lam / (2 * L)))
     assert not half and message(half, "en").startswith("Wrong values: your z differs")
-    monkeypatch.setenv("EBMLIB_LANG", "fr")
-    assert str(half).startswith("Valeurs fausses : votre z s'écarte de h_{λ/L}(z − ∇f(z)/L) de 0,")
-    assert "le seuil λ/L" in str(half)
+    assert message(half, "fr").startswith("Valeurs fausses : votre z s'écarte de h_{λ/L}(z − ∇f(z)/L) de 0,")
+    assert "le seuil λ/L" in message(half, "fr")
 
 
 # -- the Lipschitz constant L = 2 σ_max(W)² -------------------------------------------------
@@ -219,7 +217,7 @@ def my_fista_precomputed(y, W, lam, n_iter):  # the W_e, S form, with the moment
 @pytest.mark.parametrize("right", [
     my_fista,
     my_fista_precomputed,
-    lambda y, W, lam, k: fista(y, W, lam, max_iter=k, tol=0, restart=True)[0],
+    lambda y, W, lam, k: fista(y, W, lam, max_iter=k, tol=0, restart=True).z,
 ])
 def test_fista_accepts_right_answers(right):
     feedback = check_fista(right)
@@ -230,7 +228,7 @@ def test_fista_accepts_right_answers(right):
 def test_the_checkers_own_fista_is_the_librarys():
     y, W, lam = _fista_problem()
     ours = torch.stack(_fista_variant(y, W, lam, 12, "right"))
-    library = torch.stack([fista(y, W, lam, max_iter=k, tol=0)[0] for k in range(1, 13)])
+    library = torch.stack([fista(y, W, lam, max_iter=k, tol=0).z for k in range(1, 13)])
     assert torch.allclose(ours, library, atol=1e-12)
 
 
@@ -265,18 +263,18 @@ def test_fista_names_classic_mistakes(variant, en, fr):
     assert message(feedback, "en").startswith(en) and message(feedback, "fr").startswith(fr)
 
 
-def test_fista_says_which_iterate_is_the_first_to_differ(monkeypatch):
+def test_fista_says_which_iterate_is_the_first_to_differ():
     drifting = check_fista(lambda y, W, lam, k: my_fista(y, W, lam, k) * (1 + 0.01 * (k > 5)))
     assert not drifting
     assert message(drifting, "en").startswith("Iterates 1 to 5 agree with ebmlib.solvers.fista; "
                                               "iterate 6 differs")
     assert "Check the momentum" in message(drifting, "en")
-    monkeypatch.setenv("EBMLIB_LANG", "fr")
-    assert str(drifting).startswith("Les itérés 1 à 5 coïncident avec ceux de ebmlib.solvers.fista ; "
-                                    "l'itéré 6 diffère")
+    assert message(drifting, "fr").startswith(
+        "Les itérés 1 à 5 coïncident avec ceux de ebmlib.solvers.fista ; l'itéré 6 diffère")
     first = check_fista(lambda y, W, lam, k: my_fista(y, W, lam, k) + 0.1)
-    assert str(first).startswith("L'itéré 1 diffère de celui de ebmlib.solvers.fista de 0,1 au plus.")
-    assert "seuil λ/L" in str(first)
+    assert message(first, "fr").startswith(
+        "L'itéré 1 diffère de celui de ebmlib.solvers.fista de 0,1 au plus.")
+    assert "seuil λ/L" in message(first, "fr")
 
 
 def test_fista_checks_the_shape_and_not_implemented():
@@ -315,12 +313,11 @@ def test_the_exploration_measures_what_the_prose_says():
     assert (first0, first1) == pytest.approx((L0, L1)) and next1 < next0 / 2
 
 
-def test_prediction_right_in_symbols_and_in_words(monkeypatch):
+def test_prediction_right_in_symbols_and_in_words():
     feedback = check_fista_prediction(lambda: {"coherence": ">", "lambda": "<"})
     assert feedback and message(feedback, "en").startswith("Right on both counts")
-    monkeypatch.setenv("EBMLIB_LANG", "fr")
     words = check_fista_prediction(lambda: {"coherence": "Plus", "lambda": "moins"})
-    assert words and str(words).startswith("Juste sur les deux points")
+    assert words and message(words, "fr").startswith("Juste sur les deux points")
 
 
 def test_prediction_names_the_wrong_answer():
@@ -339,5 +336,20 @@ def test_prediction_needs_two_known_answers():
     assert "NotImplementedError" in message(check_fista_prediction(stub), "en")
     missing = check_fista_prediction(lambda: {"coherence": ">"})
     assert not missing and "dictionnaire de deux réponses" in message(missing, "fr")
+    assert message(missing, "en") == (
+        'Return a dict with two answers: {"coherence": …, "lambda": …}, each "<" (fewer iterations), '
+        '"=" (about as many) or ">" (more).')
+    assert message(missing, "fr") == (
+        'Renvoyez un dictionnaire de deux réponses : {"coherence": …, "lambda": …}, chacune "<" '
+        '(moins d\'itérations), "=" (à peu près autant) ou ">" (plus).')
     unknown = check_fista_prediction(lambda: {"coherence": "up", "lambda": "<"})
-    assert not unknown and "received 'up'" in message(unknown, "en")
+    assert not unknown and message(unknown, "en") == (
+        'The answer for "coherence" must be "<" (fewer iterations), "=" (about as many) or ">" '
+        "(more); received 'up'.")
+    assert message(unknown, "fr") == (
+        'La réponse pour "coherence" doit être "<" (moins d\'itérations), "=" (à peu près autant) '
+        "ou \">\" (plus) ; reçue : 'up'.")
+
+
+def test_prediction_words_in_any_case():
+    assert check_fista_prediction(lambda: {"coherence": " MORE ", "lambda": "Fewer"})

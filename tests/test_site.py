@@ -27,6 +27,10 @@ from sitecheck import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# a site test: it reads the built site (`make test` runs the `site` tests after the build)
+pytestmark = pytest.mark.site
+
 LANGS = ("en", "fr")
 
 if not (SITE / "index.html").exists():

@@ -15,25 +15,21 @@ import torch
 from sklearn.decomposition import SparseCoder
 from sklearn.linear_model import Lasso
 
+from ebmlib import InvalidArgumentError
 from ebmlib.energy import sparse_coding_energy
-from ebmlib.solvers import _solve, _use_precomputed, fista, ista, lipschitz, shrink
+from ebmlib.solvers import (
+    SparseCode,
+    _solve,
+    _use_precomputed,
+    fista,
+    ista,
+    iterations_to,
+    lipschitz,
+    shrink,
+)
 
 SOLVERS = [ista, fista]
 PATHS = ["precomputed", "direct"]
-
-
-def skip_unsupported(device, dtype):
-    if device.type == "mps" and dtype == torch.float64:
-        pytest.skip("MPS has no float64")
-
-
-def problem(B, n, m, *, seed=0, device="cpu", dtype=torch.float64):
-    """Random y (B, n) and W (n, m) with unit-norm columns, exactly representable in float32."""
-    g = torch.Generator().manual_seed(seed)
-    W = torch.randn(n, m, generator=g, dtype=torch.float64)
-    W = (W / W.norm(dim=0)).float()
-    y = torch.randn(B, n, generator=g).float()
-    return y.to(device, dtype), W.to(device, dtype)
 
 
 def sklearn_codes(y, W, lam):
@@ -98,9 +94,10 @@ def test_shrink_rejects_a_threshold_of_the_wrong_shape():
 # -- lipschitz and the energy ------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_lipschitz_is_twice_the_largest_eigenvalue_of_the_gram_matrix(device, dtype):
-    skip_unsupported(device, dtype)
-    _, W = problem(1, 7, 11, device=device, dtype=dtype)
+def test_lipschitz_is_twice_the_largest_eigenvalue_of_the_gram_matrix(device, dtype, sparse_problem,
+                                                                       float64_or_skip):
+    float64_or_skip(device, dtype)
+    _, W = sparse_problem(1, 7, 11, device=device, dtype=dtype)
     L = lipschitz(W)
     assert isinstance(L, float)
     top = torch.linalg.eigvalsh(W.cpu().double().T @ W.cpu().double())[-1].item()
@@ -114,8 +111,8 @@ def test_lipschitz_is_twice_the_largest_eigenvalue_of_the_gram_matrix(device, dt
     assert (2 * Wd.T @ (Wd @ Vh[0])).norm().item() == pytest.approx(L, rel=1e-5)
 
 
-def test_sparse_coding_energy_is_reconstruction_plus_lambda_l1(device):
-    y, W = problem(3, 4, 6, device=device, dtype=torch.float32)
+def test_sparse_coding_energy_is_reconstruction_plus_lambda_l1(device, sparse_problem):
+    y, W = sparse_problem(3, 4, 6, device=device, dtype=torch.float32)
     z = torch.randn(3, 6, generator=torch.Generator().manual_seed(5)).to(device)
     out = sparse_coding_energy(y, W, z, 0.7)
     assert out.shape == (3,) and out.device.type == device.type
@@ -141,10 +138,10 @@ def test_sparse_coding_energy_rejects_bad_input():
 
 # -- the optimum -------------------------------------------------------------------------
 
-def test_sklearn_reference_minimises_our_energy():
+def test_sklearn_reference_minimises_our_energy(sparse_problem):
     """The reference satisfies our energy's optimality conditions: the scaling α = λ/(2n) is right."""
     lam = 0.3
-    y, W = problem(3, 8, 20, seed=1)
+    y, W = sparse_problem(3, 8, 20, seed=1)
     z = sklearn_codes(y, W, lam)
     grad = 2 * (z @ W.T - y) @ W  # gradient of ‖y − W z‖²
     on = z != 0
@@ -164,7 +161,7 @@ def test_sklearn_reference_minimises_our_energy():
 @pytest.mark.parametrize("B, n, m", [(1, 8, 20), (5, 8, 20), (5, 8, 12), (5, 12, 6)],
                          ids=["B1-m>2n", "m>2n", "n<m<2n", "m<n"])
 @pytest.mark.parametrize("solver", SOLVERS)
-def test_solvers_reach_the_lasso_optimum(device, solver, B, n, m, dtype):
+def test_solvers_reach_the_lasso_optimum(device, solver, B, n, m, dtype, sparse_problem, float64_or_skip):
     """Relative energy gap ≤ 1e-6 to scikit-learn's optimum, the energy evaluated in float64.
 
     The float32 codes are the fixed point of a float32 iteration; at the optimum the energy
@@ -172,13 +169,13 @@ def test_solvers_reach_the_lasso_optimum(device, solver, B, n, m, dtype):
     the float32 runs meet the same 1e-6 bound. They use tol = 0: FISTA's float32 iterates
     keep moving by about 1e-7 (relative) and would not trigger a smaller tol.
     """
-    skip_unsupported(device, dtype)
+    float64_or_skip(device, dtype)
     lam = 0.3
-    y, W = problem(B, n, m, seed=2, device=device, dtype=dtype)
+    y, W = sparse_problem(B, n, m, seed=2, device=device, dtype=dtype)
     z_ref = sklearn_codes(y, W, lam)
     assert 0 < int((z_ref != 0).sum()) < z_ref.numel()
     tol = 1e-12 if dtype == torch.float64 else 0.0
-    z, trace = solver(y, W, lam, max_iter=20000 if dtype == torch.float64 else 8000, tol=tol)
+    z, trace, _ = solver(y, W, lam, max_iter=20000 if dtype == torch.float64 else 8000, tol=tol)
     assert z.shape == (B, m) and z.dtype == dtype and z.device.type == device.type
     assert trace.shape[1] == B and trace.dtype == dtype and trace.device.type == device.type
     E_ref = energy64(y, W, z_ref, lam)
@@ -191,15 +188,15 @@ def test_solvers_reach_the_lasso_optimum(device, solver, B, n, m, dtype):
 @pytest.mark.parametrize("n, m", [(6, 6), (9, 4)], ids=["square", "tall"])
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("solver", SOLVERS)
-def test_orthonormal_dictionary_is_solved_by_one_shrink(device, solver, path, n, m):
+def test_orthonormal_dictionary_is_solved_by_one_shrink(device, solver, path, n, m, sparse_problem):
     """With WᵀW = I, L = 2: one step from z = 0 gives z* = h_{λ/2}(Wᵀy), the exact optimum."""
     W = orthonormal_columns(n, m, device=device, dtype=torch.float32)
-    y, _ = problem(3, n, m, device=device, dtype=torch.float32)
+    y, _ = sparse_problem(3, n, m, device=device, dtype=torch.float32)
     lam = 0.8
     assert lipschitz(W) == pytest.approx(2.0, rel=1e-5)
     expected = torch.nn.functional.softshrink(y @ W, lam / 2)
     assert 0 < int((expected != 0).sum()) < expected.numel()
-    z, trace = _solve(y, W, lam, z0=None, max_iter=1, tol=1e-6, L=None, fast=solver is fista, path=path)
+    z, trace, _ = _solve(y, W, lam, z0=None, max_iter=1, tol=1e-6, L=None, fast=solver is fista, path=path)
     torch.testing.assert_close(z, expected)
     assert trace.shape == (1, 3)
     # and it is optimal: scikit-learn agrees
@@ -210,10 +207,10 @@ def test_orthonormal_dictionary_is_solved_by_one_shrink(device, solver, path, n,
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("path", PATHS)
-def test_ista_energy_never_increases(device, path, dtype):
-    skip_unsupported(device, dtype)
-    y, W = problem(6, 8, 14, seed=4, device=device, dtype=dtype)
-    _, trace = _solve(y, W, 0.2, z0=None, max_iter=300, tol=0, L=None, fast=False, path=path)
+def test_ista_energy_never_increases(device, path, dtype, sparse_problem, float64_or_skip):
+    float64_or_skip(device, dtype)
+    y, W = sparse_problem(6, 8, 14, seed=4, device=device, dtype=dtype)
+    _, trace, _ = _solve(y, W, 0.2, z0=None, max_iter=300, tol=0, L=None, fast=False, path=path)
     assert trace.shape == (300, 6)
     slack = 50 * torch.finfo(dtype).eps * trace[0]
     assert bool((trace[1:] <= trace[:-1] + slack).all())
@@ -222,14 +219,14 @@ def test_ista_energy_never_increases(device, path, dtype):
 
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("solver", SOLVERS)
-def test_trace_holds_the_energy_of_every_iterate(device, solver, path):
-    y, W = problem(3, 5, 9, seed=6, device=device, dtype=torch.float32)
+def test_trace_holds_the_energy_of_every_iterate(device, solver, path, sparse_problem):
+    y, W = sparse_problem(3, 5, 9, seed=6, device=device, dtype=torch.float32)
     z0 = torch.randn(3, 9, generator=torch.Generator().manual_seed(7)).to(device)
     lam = 0.4
     kw = {"z0": z0, "tol": 0.0, "L": None, "fast": solver is fista, "path": path}
-    _, trace = _solve(y, W, lam, max_iter=6, **kw)
+    _, trace, _ = _solve(y, W, lam, max_iter=6, **kw)
     for k in range(1, 7):
-        z_k, _ = _solve(y, W, lam, max_iter=k, **kw)
+        z_k, _, _ = _solve(y, W, lam, max_iter=k, **kw)
         torch.testing.assert_close(trace[k - 1], sparse_coding_energy(y, W, z_k, lam), rtol=1e-5, atol=1e-5)
 
 
@@ -237,11 +234,11 @@ def test_fista_needs_fewer_iterations_than_ista_on_an_ill_conditioned_problem():
     W, y = ill_conditioned(20, cond=50.0)
     assert torch.linalg.cond(W) > 25
     lam = 0.05
-    z_star, _ = fista(y, W, lam, max_iter=6000, tol=0)  # within ~1e-9 of the optimum
+    z_star, _, _ = fista(y, W, lam, max_iter=6000, tol=0)  # within ~1e-9 of the optimum
     F_star = sparse_coding_energy(y, W, z_star, lam)
 
     def iterations_to(solver, gap, max_iter):
-        _, trace = solver(y, W, lam, max_iter=max_iter, tol=0)
+        _, trace, _ = solver(y, W, lam, max_iter=max_iter, tol=0)
         reached = (((trace - F_star) / F_star).max(1).values <= gap).nonzero()
         assert len(reached) > 0, f"{solver.__name__} never reached the gap {gap}"
         return int(reached[0]) + 1
@@ -254,9 +251,9 @@ def test_fista_needs_fewer_iterations_than_ista_on_an_ill_conditioned_problem():
 
 @pytest.mark.parametrize("n, m", [(10, 5), (6, 9), (4, 15)])
 @pytest.mark.parametrize("solver", SOLVERS)
-def test_precomputed_and_direct_paths_agree(device, solver, n, m):
-    skip_unsupported(device, torch.float64)
-    y, W = problem(4, n, m, seed=8, device=device)
+def test_precomputed_and_direct_paths_agree(device, solver, n, m, sparse_problem, float64_or_skip):
+    float64_or_skip(device, torch.float64)
+    y, W = sparse_problem(4, n, m, seed=8, device=device)
     z0 = torch.randn(4, m, generator=torch.Generator().manual_seed(9), dtype=torch.float64).to(device)
     out = {p: _solve(y, W, 0.25, z0=z0, max_iter=150, tol=0, L=None, fast=solver is fista, path=p)
            for p in PATHS}
@@ -272,8 +269,8 @@ def test_the_path_follows_the_flop_count():
     assert not _use_precomputed(B=1, n=100, m=150, max_iter=1)  # WᵀW is not worth one iteration
 
 
-def test_unknown_path_is_rejected():
-    y, W = problem(2, 3, 4)
+def test_unknown_path_is_rejected(sparse_problem):
+    y, W = sparse_problem(2, 3, 4)
     with pytest.raises(ValueError, match="'path'"):
         _solve(y, W, 0.1, z0=None, max_iter=5, tol=0, L=None, fast=False, path="fast")
 
@@ -281,26 +278,28 @@ def test_unknown_path_is_rejected():
 # -- stopping ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("solver", SOLVERS)
-def test_warm_start_from_the_optimum_stops_at_once(device, solver):
-    skip_unsupported(device, torch.float64)
-    y, W = problem(5, 12, 6, seed=10, device=device)
+def test_warm_start_from_the_optimum_stops_at_once(device, solver, sparse_problem, float64_or_skip):
+    float64_or_skip(device, torch.float64)
+    y, W = sparse_problem(5, 12, 6, seed=10, device=device)
     lam = 0.3
-    z_star, _ = fista(y, W, lam, max_iter=3000, tol=0)
-    z, trace = solver(y, W, lam, z0=z_star, tol=1e-10)
+    z_star, _, _ = fista(y, W, lam, max_iter=3000, tol=0)
+    z, trace, _ = solver(y, W, lam, z0=z_star, tol=1e-10)
     assert trace.shape == (1, 5)
     torch.testing.assert_close(z, z_star)
-    _, cold = solver(y, W, lam, tol=1e-10)
+    _, cold, _ = solver(y, W, lam, tol=1e-10)
     assert cold.shape[0] > 10
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
-def test_tol_stops_at_the_first_small_relative_change(device, solver):
-    skip_unsupported(device, torch.float64)
-    y, W = problem(4, 6, 10, seed=11, device=device)
+def test_tol_stops_at_the_first_small_relative_change(device, solver, sparse_problem, float64_or_skip):
+    float64_or_skip(device, torch.float64)
+    y, W = sparse_problem(4, 6, 10, seed=11, device=device)
     lam, tol = 0.3, 1e-4
-    z, trace = solver(y, W, lam, max_iter=5000, tol=tol)
+    z, trace, n_iter = solver(y, W, lam, max_iter=5000, tol=tol)
     T = trace.shape[0]
     assert 3 < T < 5000 and trace.shape == (T, 4)
+    assert n_iter == T  # the iterations done, fewer than max_iter when tol stops the run
+    assert solver(y, W, lam, max_iter=5000, tol=tol, trace=False).n_iter == T
 
     def iterate(k):
         return solver(y, W, lam, max_iter=k, tol=0)[0]
@@ -314,29 +313,31 @@ def test_tol_stops_at_the_first_small_relative_change(device, solver):
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
-def test_tol_zero_runs_every_iteration(solver):
+def test_tol_zero_runs_every_iteration(solver, sparse_problem):
     W = orthonormal_columns(5, 5)
-    y, _ = problem(2, 5, 5)
-    _, trace = solver(y, W, 0.5, max_iter=7, tol=0)  # converged after 1, still runs 7
-    assert trace.shape == (7, 2)
-    _, trace = solver(y, W, 0.5, max_iter=7, tol=1e-6)
-    assert trace.shape == (2, 2)
+    y, _ = sparse_problem(2, 5, 5)
+    _, trace, n_iter = solver(y, W, 0.5, max_iter=7, tol=0)  # converged after 1, still runs 7
+    assert trace.shape == (7, 2) and n_iter == 7
+    _, trace, n_iter = solver(y, W, 0.5, max_iter=7, tol=1e-6)
+    assert trace.shape == (2, 2) and n_iter == 2
 
 
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("restart", [False, True])
 @pytest.mark.parametrize("solver", SOLVERS)
-def test_without_trace_the_codes_and_the_stop_are_the_same(device, solver, path, restart):
-    skip_unsupported(device, torch.float64)
+def test_without_trace_the_codes_and_the_stop_are_the_same(device, solver, path, restart, sparse_problem,
+                                                           float64_or_skip):
+    float64_or_skip(device, torch.float64)
     if restart and solver is ista:
         pytest.skip("restart is a FISTA option")
     options = {"restart": True} if restart else {}
-    y, W = problem(5, 8, 12, seed=4, device=device)
-    z, trace = _solve(y, W, 0.4, z0=None, max_iter=3000, tol=1e-7, L=None,
-                      fast=solver is fista, path=path, **options)
-    z_fast, none = _solve(y, W, 0.4, z0=None, max_iter=3000, tol=1e-7, L=None,
-                          fast=solver is fista, path=path, trace=False, **options)
-    assert none is None and trace.shape[0] < 3000
+    y, W = sparse_problem(5, 8, 12, seed=4, device=device)
+    z, trace, n_iter = _solve(y, W, 0.4, z0=None, max_iter=3000, tol=1e-7, L=None,
+                              fast=solver is fista, path=path, **options)
+    z_fast, none, n_fast = _solve(y, W, 0.4, z0=None, max_iter=3000, tol=1e-7, L=None,
+                                  fast=solver is fista, path=path, trace=False, **options)
+    assert none is None and trace.shape[0] == n_iter < 3000
+    assert n_fast == n_iter  # the count is kept without the trace
     torch.testing.assert_close(z_fast, z, rtol=0, atol=0)
     # the same number of iterations: one more or one fewer would change z
     assert not torch.equal(_solve(y, W, 0.4, z0=None, max_iter=trace.shape[0] - 1, tol=0, L=None,
@@ -346,14 +347,14 @@ def test_without_trace_the_codes_and_the_stop_are_the_same(device, solver, path,
 # -- gradients -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("solver", SOLVERS)
-def test_gradient_of_the_energy_at_the_returned_codes(device, solver):
+def test_gradient_of_the_energy_at_the_returned_codes(device, solver, sparse_problem, float64_or_skip):
     """∂E/∂W at z* is the derivative of the free energy F(W) = min_z E (envelope theorem)."""
-    skip_unsupported(device, torch.float64)
-    y, W = problem(3, 12, 6, seed=12, device=device)
+    float64_or_skip(device, torch.float64)
+    y, W = sparse_problem(3, 12, 6, seed=12, device=device)
     lam = 0.3
     W.requires_grad_(True)
     y.requires_grad_(True)
-    z, _ = solver(y, W, lam, max_iter=1000, tol=0)
+    z, _, _ = solver(y, W, lam, max_iter=1000, tol=0)
     assert z.requires_grad
     gW, gy = torch.autograd.grad(sparse_coding_energy(y, W, z.detach(), lam).sum(), (W, y))
     assert gW.shape == W.shape and gy.shape == y.shape
@@ -362,7 +363,7 @@ def test_gradient_of_the_energy_at_the_returned_codes(device, solver):
     h = 1e-5
 
     def F(Wp):
-        zp, _ = solver(y.detach(), Wp, lam, max_iter=1000, tol=0)
+        zp, _, _ = solver(y.detach(), Wp, lam, max_iter=1000, tol=0)
         return sparse_coding_energy(y.detach(), Wp, zp, lam).sum()
 
     with torch.no_grad():
@@ -372,9 +373,9 @@ def test_gradient_of_the_energy_at_the_returned_codes(device, solver):
 
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("solver", SOLVERS)
-def test_gradients_flow_through_the_unrolled_iterations(solver, path):
+def test_gradients_flow_through_the_unrolled_iterations(solver, path, sparse_problem):
     """A few iterations form a differentiable network (LISTA's starting point): check by gradcheck."""
-    y, W = problem(2, 5, 7, seed=14)
+    y, W = sparse_problem(2, 5, 7, seed=14)
     L = 1.5 * lipschitz(W)  # fixed, so that L does not move with W in the finite differences
 
     def codes(yy, WW):
@@ -441,7 +442,7 @@ def test_rejects_z0_of_the_wrong_shape(solver):
 def test_rejects_a_zero_column(solver):
     W = torch.ones(4, 3)
     W[:, 2] = 0
-    with pytest.raises(ValueError, match="'W': column 2 is zero; normalise"):
+    with pytest.raises(ValueError, match="'W': expected non-zero columns.*column 2"):
         solver(torch.ones(2, 4), W, 0.1)
 
 
@@ -483,14 +484,91 @@ def test_fista_with_adaptive_restart_reaches_the_same_optimum_in_fewer_iteration
     W = (W + 2 * W[:, :1]) / (W + 2 * W[:, :1]).norm(dim=0)  # correlated atoms
     W, y = W.to(device), torch.randn(8, 30, generator=g, dtype=torch.float64).to(device)
     lam = 0.8
-    _, ref = fista(y, W, lam, max_iter=20000, tol=0)
+    _, ref, _ = fista(y, W, lam, max_iter=20000, tol=0)
     E_star = ref[-1].sum()
 
     def needed(restart):
-        _, trace = fista(y, W, lam, max_iter=5000, tol=0, restart=restart)
+        _, trace, _ = fista(y, W, lam, max_iter=5000, tol=0, restart=restart)
         gap = (trace.sum(1) - E_star) / E_star
         return int(torch.nonzero(gap <= 1e-8)[0]) + 1
 
     assert needed(True) < needed(False)
-    _, trace = fista(y, W, lam, max_iter=5000, tol=0, restart=True)
+    _, trace, _ = fista(y, W, lam, max_iter=5000, tol=0, restart=True)
     assert float((trace[-1].sum() - E_star) / E_star) < 1e-10
+
+
+# -- the result, iterations_to, numpy scalars, the error type ------------------------------
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_solvers_return_a_sparse_code(solver, sparse_problem):
+    y, W = sparse_problem(3, 6, 9, seed=15)
+    out = solver(y, W, 0.2, max_iter=40, tol=0)
+    assert isinstance(out, SparseCode) and out.n_iter == 40
+    assert out.z.shape == (3, 9) and out.trace.shape == (40, 3)
+    z, trace, n_iter = out
+    assert z is out.z and trace is out.trace and n_iter == out.n_iter
+    none = solver(y, W, 0.2, max_iter=40, tol=0, trace=False)
+    assert none.trace is None and none.n_iter == 40
+    torch.testing.assert_close(none.z, out.z, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_numpy_scalars_are_accepted(solver, sparse_problem):
+    y, W = sparse_problem(3, 6, 9, seed=16)
+    out = solver(y, W, np.float32(0.25), max_iter=np.int64(30), tol=np.float64(0.0),
+                 L=np.float64(lipschitz(W)), trace=np.bool_(True))
+    ref = solver(y, W, 0.25, max_iter=30, tol=0.0, L=lipschitz(W))
+    assert out.n_iter == 30 and isinstance(out.n_iter, int)
+    torch.testing.assert_close(out.z, ref.z, rtol=0, atol=0)
+    torch.testing.assert_close(out.trace, ref.trace, rtol=0, atol=0)
+    torch.testing.assert_close(shrink(y, np.float32(0.5)), shrink(y, 0.5))
+
+
+def test_errors_are_both_value_and_type_errors(solver):
+    for bad in ({"lam": -1.0}, {"lam": "0.1"}, {"max_iter": 2.5}, {"trace": "yes"}):
+        kwargs = {"lam": 0.1, **bad}
+        with pytest.raises(InvalidArgumentError) as info:
+            solver(torch.ones(2, 4), torch.ones(4, 3), kwargs.pop("lam"), **kwargs)
+        assert isinstance(info.value, ValueError) and isinstance(info.value, TypeError)
+        assert str(info.value).startswith(f"argument '{next(iter(bad))}': expected ")
+
+
+def test_iterations_to_finds_the_first_iteration_below_the_gap():
+    E_star = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    trace = torch.tensor([[3.0, 6.0], [1.5, 2.2], [1.01, 2.01], [1.0, 2.0]], dtype=torch.float64)
+    # mean relative gaps: 2, 0.3, 0.0075, 0
+    assert iterations_to(trace, E_star, 1.0) == 2
+    assert iterations_to(trace, E_star, 0.31) == 2 and iterations_to(trace, E_star, 0.29) == 3
+    assert iterations_to(trace, E_star, 0.01) == 3
+    assert iterations_to(trace, E_star, 0.0) == 4
+    assert iterations_to(trace[:2], E_star, 0.01) is None
+    # the gap of the batch's total energy: pass the totals and the total E*
+    assert iterations_to(trace.sum(1), 3.0, 0.01) == 3
+    assert iterations_to(trace.sum(1), torch.tensor(3.0), np.float32(0.3)) == 2
+
+
+def test_iterations_to_reads_a_solver_trace(device, sparse_problem, float64_or_skip):
+    float64_or_skip(device, torch.float64)
+    y, W = sparse_problem(4, 8, 16, seed=17, device=device)
+    lam = 0.3
+    _, ref, _ = fista(y, W, lam, max_iter=3000, tol=0, restart=True)
+    E_star = ref[-1]
+    trace = fista(y, W, lam, max_iter=500, tol=0).trace
+    k = iterations_to(trace, E_star, 1e-4)
+    assert k is not None and 1 < k < 500
+    gaps = ((trace - E_star) / E_star).mean(dim=1)
+    assert float(gaps[k - 1]) <= 1e-4 < float(gaps[: k - 1].min())
+
+
+def test_iterations_to_rejects_bad_input():
+    trace = torch.ones(5, 3)
+    with pytest.raises(ValueError, match=r"'trace'.*\(T, B\) or \(T,\).*NoneType"):
+        iterations_to(None, torch.ones(3), 0.1)
+    with pytest.raises(ValueError, match=r"'E_star'.*one optimal energy per column"):
+        iterations_to(trace, torch.ones(4), 0.1)
+    with pytest.raises(ValueError, match=r"'E_star'.*> 0"):
+        iterations_to(trace, torch.tensor([1.0, 0.0, 1.0]), 0.1)
+    with pytest.raises(ValueError, match=r"'E_star'.*> 0"):
+        iterations_to(trace, -1.0, 0.1)
+    with pytest.raises(ValueError, match=r"'gap'.*>= 0"):
+        iterations_to(trace, torch.ones(3), -0.1)

@@ -14,6 +14,10 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# a site test: it builds a small book with jupyter-book (`make test` runs it with the site's)
+pytestmark = pytest.mark.site
+
 JB = Path(sys.executable).with_name("jupyter-book")
 NOTEBOOK_HEADER = """---
 jupytext:

@@ -7,12 +7,17 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from ..analysis import orientation
+from ..solvers import _shrink
 from ._feedback import (
     Feedback,
     _as_number,
     _call,
+    _en,
+    _fr,
     _invoke,
     _known_mistake,
+    _read_prediction,
     _run,
 )
 
@@ -25,7 +30,7 @@ def check_conv_energy(energy: Callable[[Tensor, Tensor, Tensor, float], Tensor])
 
     y is (B, C, H, W), K (M, C, k, k), z (B, M, H + k − 1, W + k − 1); the answer is (B,).
     """
-    from ..conv import decode, map_size
+    from ..conv import conv_energy, decode, map_size
 
     g = torch.Generator().manual_seed(6)
     K = torch.randn(3, 2, 4, 4, generator=g, dtype=torch.float64)
@@ -38,7 +43,7 @@ def check_conv_energy(energy: Callable[[Tensor, Tensor, Tensor, float], Tensor])
         return bad
     sq = (y - decode(z, K)).pow(2).sum((1, 2, 3))
     l1 = z.abs().sum((1, 2, 3))
-    right = 0.5 * sq + lam * l1
+    right = conv_energy(y, K, z, lam)  # the library's answer
     if torch.allclose(out, right, rtol=1e-5, atol=1e-8):
         return Feedback(True, "Right: ½ of the squared error plus λ times the L1 norm of the maps.",
                         "Juste : la moitié de l'erreur quadratique plus λ fois la norme L1 des cartes.")
@@ -74,10 +79,10 @@ def check_conv_energy(energy: Callable[[Tensor, Tensor, Tensor, float], Tensor])
                         "Le total est juste, mais pas la valeur de chaque image : ne sommez que sur "
                         "(M ou C, H, W).")
     i = int((out - right).abs().argmax())
-    return Feedback(False, f"Wrong value: for image {i} you give {_en(float(out[i]), 4)}, expected "
-                           f"{_en(float(right[i]), 4)}.",
-                    f"Valeur fausse : pour l'image {i}, vous donnez {_fr(float(out[i]), 4)} au lieu de "
-                    f"{_fr(float(right[i]), 4)}.")
+    return Feedback(False, f"Wrong value: for image {i} you give {_en(float(out[i]), '.4f')}, expected "
+                           f"{_en(float(right[i]), '.4f')}.",
+                    f"Valeur fausse : pour l'image {i}, vous donnez {_fr(float(out[i]), '.4f')} au lieu de "
+                    f"{_fr(float(right[i]), '.4f')}.")
 
 
 def check_conv_lipschitz(lipschitz: Callable[[Tensor, tuple[int, int]], float]) -> Feedback:
@@ -144,10 +149,10 @@ def check_conv_lipschitz(lipschitz: Callable[[Tensor, tuple[int, int]], float]) 
         for value, en, fr in guesses:
             if abs(out - value) <= 1e-6 * abs(value):
                 return Feedback(False, en, fr)
-        return Feedback(False, f"For images of {size[0]} × {size[1]} you give {_en(out, 4)}, expected "
-                               f"{_en(right, 4)}.",
-                        f"Pour des images de {size[0]} × {size[1]}, vous donnez {_fr(out, 4)} au lieu "
-                        f"de {_fr(right, 4)}.")
+        return Feedback(False, f"For images of {size[0]} × {size[1]} you give {_en(out, '.4f')}, expected "
+                               f"{_en(right, '.4f')}.",
+                        f"Pour des images de {size[0]} × {size[1]}, vous donnez {_fr(out, '.4f')} au lieu "
+                        f"de {_fr(right, '.4f')}.")
     return Feedback(True, "Right: the largest squared gain of the operator over all frequencies, for "
                           "two image sizes.",
                     "Juste : le plus grand gain au carré de l'opérateur sur toutes les fréquences, "
@@ -156,21 +161,8 @@ def check_conv_lipschitz(lipschitz: Callable[[Tensor, tuple[int, int]], float]) 
 
 # -- helpers ----------------------------------------------------------------------------
 
-def _en(x: float, digits: int = 2) -> str:
-    return f"{x:.{digits}f}".replace("-", "−")
-
-
-def _fr(x: float, digits: int = 2) -> str:
-    """A number written the French way (decimal comma)."""
-    return _en(x, digits).replace(".", ",")
-
-
 def _lam_fr(lam: float) -> str:
     return f"{lam:g}".replace(".", ",")
-
-
-def _shrink(v: Tensor, theta: float) -> Tensor:
-    return torch.sign(v) * torch.clamp(v.abs() - theta, min=0)
 
 
 def _first_gap(out: Tensor, right: Tensor, *, rtol: float, atol: float) -> tuple[int, tuple[int, ...]]:
@@ -267,9 +259,9 @@ def check_conv_adjoint(adjoint: Callable[[Tensor, Tensor], Tensor]) -> Feedback:
             return mistake
         scale = float((out * right).sum() / right.pow(2).sum())
         if abs(scale) > 1e-12 and torch.allclose(out, scale * right, rtol=1e-6, atol=1e-8):
-            return Feedback(False, f"Right direction, wrong scale: your answer is {_en(scale, 4)} "
+            return Feedback(False, f"Right direction, wrong scale: your answer is {_en(scale, '.4f')} "
                                    "times Dᵀ r. The adjoint has no step size or normalisation.",
-                            f"Bonne direction, mauvaise échelle : votre réponse vaut {_fr(scale, 4)} "
+                            f"Bonne direction, mauvaise échelle : votre réponse vaut {_fr(scale, '.4f')} "
                             "fois Dᵀ r. L'adjoint ne fait intervenir ni pas de descente ni normalisation.")
         for di in range(-(k - 1), k):
             for dj in range(-(k - 1), k):
@@ -279,18 +271,19 @@ def check_conv_adjoint(adjoint: Callable[[Tensor, Tensor], Tensor]) -> Feedback:
                 b = right[..., max(-di, 0):right.shape[-2] + min(-di, 0),
                           max(-dj, 0):right.shape[-1] + min(-dj, 0)]
                 if torch.allclose(a, b, rtol=1e-6, atol=1e-8):
+                    shift = f"({_en(di, '.0f')}, {_en(dj, '.0f')})"
                     return Feedback(
-                        False, f"Your maps are those of Dᵀ r, shifted by ({_en(di, 0)}, {_en(dj, 0)}) "
+                        False, f"Your maps are those of Dᵀ r, shifted by {shift} "
                         "pixels: the padding must be k − 1 zeros on every side of r, the same on "
                         "the left and on the right.",
-                        f"Vos cartes sont celles de Dᵀ r, décalées de ({_en(di, 0)}, {_en(dj, 0)}) "
+                        f"Vos cartes sont celles de Dᵀ r, décalées de {shift} "
                         "pixels : il faut compléter r par k − 1 zéros de chaque côté, autant à "
                         "gauche qu'à droite.")
-        return Feedback(False, f"Keep going: for random maps z, ⟨D z, r⟩ = {_en(lhs, 3)} but "
-                               f"⟨z, your Dᵀ r⟩ = {_en(rhs, 3)} (images of {H} × {W}). Write "
+        return Feedback(False, f"Keep going: for random maps z, ⟨D z, r⟩ = {_en(lhs, '.3f')} but "
+                               f"⟨z, your Dᵀ r⟩ = {_en(rhs, '.3f')} (images of {H} × {W}). Write "
                                "⟨D z, r⟩ as a sum and collect the terms that multiply each Z_i[s].",
-                        f"Pas encore : pour des cartes z aléatoires, ⟨D z, r⟩ = {_fr(lhs, 3)} mais "
-                        f"⟨z, votre Dᵀ r⟩ = {_fr(rhs, 3)} (images de {H} × {W}). Écrivez ⟨D z, r⟩ "
+                        f"Pas encore : pour des cartes z aléatoires, ⟨D z, r⟩ = {_fr(lhs, '.3f')} mais "
+                        f"⟨z, votre Dᵀ r⟩ = {_fr(rhs, '.3f')} (images de {H} × {W}). Écrivez ⟨D z, r⟩ "
                         "sous forme de somme et regroupez les termes qui multiplient chaque Z_i[s].")
     return Feedback(True, "Right: ⟨D z, r⟩ = ⟨z, Dᵀ r⟩ for random z and r, with two image sizes. "
                           "Dᵀ is the correlation of r, padded with k − 1 zeros, with every kernel, "
@@ -368,7 +361,7 @@ def check_conv_fista_step(step: Callable[..., tuple]) -> Feedback:
                             "t_next doit être un nombre ; reçu : un objet de type "
                             f"{type(t_next).__name__}.")
         x, v_next = (value.detach().to(torch.float64) for value in (x, v_next))
-        right_x = conv_fista(y, K, lam, max_iter=k, tol=0, L=L)[0]  # the library's x_k
+        right_x = conv_fista(y, K, lam, max_iter=k, tol=0, L=L, trace=False).z  # the library's x_k
         if not torch.allclose(x, right_x, rtol=1e-6, atol=1e-9):
             grad = gradient(v)
             guesses = [
@@ -421,11 +414,12 @@ def check_conv_fista_step(step: Callable[..., tuple]) -> Feedback:
             return Feedback(
                 False, f"Keep going: at iteration {k} your x differs from conv_fista's at {count} "
                 f"of {total} entries; the largest gap is in image {b}, map {i}, at ({row}, {col}): "
-                f"{_en(float(x[b, i, row, col]), 4)} instead of {_en(float(right_x[b, i, row, col]), 4)}.",
+                f"{_en(float(x[b, i, row, col]), '.4f')} instead of "
+                f"{_en(float(right_x[b, i, row, col]), '.4f')}.",
                 f"Pas encore : à l'itération {k}, votre x diffère de celui de conv_fista en {count} "
                 f"composantes sur {total} ; le plus grand écart est dans l'image {b}, carte {i}, en "
-                f"({row}, {col}) : {_fr(float(x[b, i, row, col]), 4)} au lieu de "
-                f"{_fr(float(right_x[b, i, row, col]), 4)}.")
+                f"({row}, {col}) : {_fr(float(x[b, i, row, col]), '.4f')} au lieu de "
+                f"{_fr(float(right_x[b, i, row, col]), '.4f')}.")
         right_t = (1 + (1 + 4 * t * t) ** 0.5) / 2
         if abs(t_next - right_t) > 1e-6 * right_t:
             if abs(t_next - t) <= 1e-12:
@@ -433,10 +427,10 @@ def check_conv_fista_step(step: Callable[..., tuple]) -> Feedback:
                                        "t_next = (1 + √(1 + 4 t²))/2.",
                                 f"Itération {k} : t ne change pas ; mettez-le à jour, "
                                 "t_next = (1 + √(1 + 4 t²))/2.")
-            return Feedback(False, f"Iteration {k}: from t = {_en(t, 4)}, t_next = (1 + √(1 + 4 t²))/2 "
-                                   f"= {_en(right_t, 4)}; you give {_en(t_next, 4)}.",
-                            f"Itération {k} : à partir de t = {_fr(t, 4)}, t_next = (1 + √(1 + 4 t²))/2 "
-                            f"= {_fr(right_t, 4)} ; vous donnez {_fr(t_next, 4)}.")
+            return Feedback(False, f"Iteration {k}: from t = {_en(t, '.4f')}, t_next = (1 + √(1 + 4 t²))/2 "
+                                   f"= {_en(right_t, '.4f')}; you give {_en(t_next, '.4f')}.",
+                            f"Itération {k} : à partir de t = {_fr(t, '.4f')}, t_next = (1 + √(1 + 4 t²))/2 "
+                            f"= {_fr(right_t, '.4f')} ; vous donnez {_fr(t_next, '.4f')}.")
         beta = (t - 1) / right_t
         right_v = right_x + beta * (right_x - x_prev)
         if not torch.allclose(v_next, right_v, rtol=1e-6, atol=1e-9):
@@ -488,6 +482,11 @@ _CHOICES = {
     "d": ("the same shape in every kernel", "la même forme dans tous les noyaux"),
 }
 
+# the written answers: a letter, in either case, with or without parentheses
+_LETTERS = {f"{left}{letter.upper()}{right}": letter for letter in _CHOICES
+            for left, right in (("", ""), ("(", ")"))}
+_LISTED = ("one of the letters a, b, c, d", "l'une des lettres a, b, c, d")
+
 _WHY = {
     "b": ("with so cheap a penalty, dense maps rebuild the crops from almost any kernels, so "
           "training has little reason to move them from their random start",
@@ -504,16 +503,13 @@ _WHY = {
 
 
 def _kernel_measures(K: Tensor) -> tuple[float, float, float]:
-    """Medians over the kernels K (M, 1, k, k) of the orientation selectivity, of the correlation
+    """Medians over the kernels K (M, 1, k, k) of the orientation selectivity
+    (:func:`ebmlib.analysis.orientation` on a 16 × 16 frequency grid), of the correlation
     between neighbouring pixels (about 0.1 and 0 for white noise) and of the radius of the
     kernel's energy, the root mean square distance of its squared values to their centroid, in
     pixels (√((k² − 1)/6), 3.7 for k = 9, if the energy filled the kernel evenly)."""
     k = K.detach().to("cpu", torch.float64)[:, 0]
-    power = torch.fft.fftshift(torch.fft.fft2(k, s=(16, 16)).abs() ** 2, dim=(-2, -1))
-    f = torch.arange(16, dtype=torch.float64) - 8
-    fy, fx = torch.meshgrid(f, f, indexing="ij")
-    doubled = torch.exp(2j * torch.atan2(fy, fx)) * (fx**2 + fy**2 > 0)
-    selectivity = ((power * doubled).sum((-2, -1)) / power.sum((-2, -1))).abs()
+    selectivity = orientation(k, fft_size=16).selectivity  # as the chapter measures it
     neighbours = ((k[:, :, 1:] * k[:, :, :-1]).sum((1, 2)) + (k[:, 1:] * k[:, :-1]).sum((1, 2))) / \
         (2 * k.pow(2).sum((1, 2)))
     energy = k.pow(2) / k.pow(2).sum((1, 2), keepdim=True)
@@ -547,21 +543,9 @@ def check_lambda_kernels(prediction: dict, kernels: Callable[[float], Tensor] | 
     energy exceeds that at λ = 2 (larger and smoother); (a) otherwise.
     """
     lams = (0.1, 8.0)
-    if not isinstance(prediction, dict):
-        return Feedback(False, "prediction must be a dict {0.1: letter, 8: letter}.",
-                        "prediction doit être un dictionnaire {0.1: lettre, 8: lettre}.")
-    answers = {}
-    for lam in lams:
-        answer = next((a for key, a in prediction.items() if isinstance(key, (int, float))
-                       and abs(key - lam) < 1e-9), None)
-        answer = answer.strip().lower().strip("()") if isinstance(answer, str) else answer
-        if answer not in _CHOICES:
-            return Feedback(False, f"Not answered yet: write your prediction for λ = {lam:g}, one "
-                                   "of the letters a, b, c, d, before you run anything.",
-                            f"Pas encore de réponse : écrivez votre prédiction pour λ = "
-                            f"{_lam_fr(lam)}, l'une des lettres a, b, c, d, avant "
-                            "de lancer quoi que ce soit.")
-        answers[lam] = answer
+    answers, problem = _read_prediction(prediction, lams, _LETTERS, listed=_LISTED, upper=True)
+    if problem is not None:
+        return problem
     measured = {}
     for lam in (0.1, 2.0, 8.0):
         if isinstance(kernels, dict):
@@ -596,14 +580,17 @@ def check_lambda_kernels(prediction: dict, kernels: Callable[[float], Tensor] | 
     for lam in lams:
         sel, smooth, radius, _ = measured[lam]
         got, said = verdict[lam], answers[lam]
+        e = {name: _en(value, ".2f") for name, value in (("sel", sel), ("sel_2", sel_2), ("smooth", smooth),
+             ("smooth_2", smooth_2), ("radius", radius), ("radius_2", radius_2))}
+        f = {name: number.replace(".", ",") for name, number in e.items()}
         en = (f"the measurement says ({got}), {_CHOICES[got][0]}. The kernels' median "
-              f"orientation selectivity is {_en(sel)} ({_en(sel_2)} at λ = 2), and neighbouring pixels "
-              f"correlate at {_en(smooth)} ({_en(smooth_2)} at λ = 2); their energy spreads over a "
-              f"radius of {_en(radius)} pixels ({_en(radius_2)} at λ = 2)")
+              f"orientation selectivity is {e['sel']} ({e['sel_2']} at λ = 2), and neighbouring pixels "
+              f"correlate at {e['smooth']} ({e['smooth_2']} at λ = 2); their energy spreads over a "
+              f"radius of {e['radius']} pixels ({e['radius_2']} at λ = 2)")
         fr = (f"la mesure dit ({got}), {_CHOICES[got][1]}. La médiane de la sélectivité "
-              f"à l'orientation des noyaux vaut {_fr(sel)} ({_fr(sel_2)} avec λ = 2), et la "
-              f"corrélation entre pixels voisins {_fr(smooth)} ({_fr(smooth_2)} avec λ = 2) ; leur "
-              f"énergie s'étale sur un rayon de {_fr(radius)} pixels ({_fr(radius_2)} avec λ = 2)")
+              f"à l'orientation des noyaux vaut {f['sel']} ({f['sel_2']} avec λ = 2), et la "
+              f"corrélation entre pixels voisins {f['smooth']} ({f['smooth_2']} avec λ = 2) ; leur "
+              f"énergie s'étale sur un rayon de {f['radius']} pixels ({f['radius_2']} avec λ = 2)")
         if got in _WHY:
             en += f". Why: {_WHY[got][0]}"
             fr += f". Pourquoi ? {_WHY[got][1][0].upper()}{_WHY[got][1][1:]}"

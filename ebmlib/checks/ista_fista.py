@@ -13,11 +13,13 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from ..solvers import _iterations_to, _shrink, fista, lipschitz
 from ._feedback import (
     Feedback,
     _as_number,
     _invoke,
     _known_mistake,
+    _read_prediction,
     _run,
 )
 
@@ -59,7 +61,7 @@ def check_shrink(shrink: Callable[[Tensor, float], Tensor]) -> Feedback:
     out, bad = _run(shrink, (v.clone(), theta), tuple(v.shape), "the shape of v", "le résultat (comme v)")
     if bad is not None:
         return bad
-    right = torch.sign(v) * torch.clamp(v.abs() - theta, min=0)
+    right = _shrink(v, theta)
     if torch.allclose(out, right, atol=1e-6):
         return Feedback(True, "Right: small values go to zero, the others move θ towards zero.",
                         "Juste : les petites valeurs tombent à zéro, les autres se rapprochent "
@@ -91,8 +93,6 @@ def check_ista_step(step: Callable[[Tensor, Tensor, Tensor, float, float], Tenso
 
     Shapes: z (B, m), y (B, n), W (n, m); f(z) = ‖y − W z‖², so ∇f(z) = 2 Wᵀ(W z − y).
     """
-    from ..solvers import lipschitz
-
     g = torch.Generator().manual_seed(5)
     W = torch.randn(10, 16, generator=g, dtype=torch.float64)
     W = W / W.norm(dim=0)
@@ -104,9 +104,7 @@ def check_ista_step(step: Callable[[Tensor, Tensor, Tensor, float, float], Tenso
     if bad is not None:
         return _with_hint(bad)
 
-    def h(v, theta):
-        return torch.sign(v) * torch.clamp(v.abs() - theta, min=0)
-
+    h = _shrink
     grad = 2 * (z @ W.T - y) @ W
     right = h(z - grad / L, lam / L)
     if torch.allclose(out, right, atol=1e-6):
@@ -182,7 +180,7 @@ def check_prox_l1(prox: Callable[[Tensor, float], Tensor]) -> Feedback:
                             "ou infinies.")
 
         def h(t: float, v: Tensor = v) -> Tensor:
-            return torch.sign(v) * torch.clamp(v.abs() - t, min=0)
+            return _shrink(v, t)
 
         guesses = [
             (torch.where(v.abs() > theta, v, torch.zeros_like(v)),
@@ -421,12 +419,8 @@ def _fista_problem() -> tuple[Tensor, Tensor, float]:
 
 def _fista_variant(y: Tensor, W: Tensor, lam: float, n_iter: int, variant: str) -> list[Tensor]:
     """The iterates x_1 … x_n of FISTA, or of one of its classic wrong versions."""
-    from ..solvers import lipschitz
-
     L = lipschitz(W)
-
-    def h(v: Tensor, theta: float) -> Tensor:
-        return torch.sign(v) * torch.clamp(v.abs() - theta, min=0)
+    h = _shrink
 
     def grad(z: Tensor) -> Tensor:
         return 2 * (z @ W.T - y) @ W
@@ -523,8 +517,6 @@ def check_fista(fista_fn: Callable[[Tensor, Tensor, float, int], Tensor]) -> Fee
     to the wrong point, t updated in the wrong order, …) are named; otherwise the message
     says which iterate is the first to differ.
     """
-    from ..solvers import fista
-
     y, W, lam = _fista_problem()
     B, m = y.shape[0], W.shape[1]
     answers = []
@@ -541,7 +533,7 @@ def check_fista(fista_fn: Callable[[Tensor, Tensor, float, int], Tensor]) -> Fee
         diff = (answers - iterates).abs().flatten(1).amax(dim=1)
         return diff <= 1e-7 + 1e-6 * iterates.abs().flatten(1).amax(dim=1)
 
-    references = {restart: torch.stack([fista(y, W, lam, max_iter=k, tol=0, restart=restart)[0]
+    references = {restart: torch.stack([fista(y, W, lam, max_iter=k, tol=0, restart=restart).z
                                         for k in range(1, FISTA_STEPS + 1)])
                   for restart in (False, True)}
     if bool(same(references[False]).all()):
@@ -628,15 +620,10 @@ def explore_iterations(rho: float, lam: float, *, max_iter: int = 600) -> tuple[
     iterations, or None if more than ``max_iter``; 2 σ_max(W)², the L of the problem; the
     mean number of non-zero components of the optimal codes).
     """
-    from ..solvers import fista, lipschitz
-
     y, W = explore_problem(rho)
-    z_star, reference = fista(y, W, lam, max_iter=800, tol=0, restart=True)
-    E_star = reference[-1]
-    _, trace = fista(y, W, lam, max_iter=max_iter, tol=0)
-    gap = ((trace - E_star) / E_star).mean(dim=1)
-    below = torch.nonzero(gap <= EXPLORE_GAP)
-    count = int(below[0, 0]) + 1 if len(below) else None
+    z_star, reference, _ = fista(y, W, lam, max_iter=800, tol=0, restart=True)
+    trace = fista(y, W, lam, max_iter=max_iter, tol=0).trace
+    count = _iterations_to(trace, reference[-1], EXPLORE_GAP)
     return count, lipschitz(W), float((z_star != 0).sum(dim=1).double().mean())
 
 
@@ -664,20 +651,13 @@ def check_fista_prediction(predict: Callable[[], dict]) -> Feedback:
     answer, problem = _invoke(predict)
     if problem is not None:
         return problem
-    if not isinstance(answer, dict) or not {"coherence", "lambda"} <= set(answer):
-        return Feedback(False, 'Return a dict with two answers: {"coherence": …, "lambda": …}, '
-                               'each "<", "=" or ">".',
-                        'Renvoyez un dictionnaire de deux réponses : {"coherence": …, "lambda": …}, '
-                        'chacune "<", "=" ou ">".')
-    guess = {}
-    for key in ("coherence", "lambda"):
-        word = str(answer[key]).strip().lower()
-        if word not in _ANSWERS:
-            return Feedback(False, f'The answer for "{key}" must be "<" (fewer iterations), "=" '
-                                   f'(about as many) or ">" (more); received {answer[key]!r}.',
-                            f'La réponse pour "{key}" doit être "<" (moins d\'itérations), "=" '
-                            f'(à peu près autant) ou ">" (plus) ; reçue : {answer[key]!r}.')
-        guess[key] = _ANSWERS[word]
+    guess, problem = _read_prediction(
+        answer, ("coherence", "lambda"), {word.upper(): sign for word, sign in _ANSWERS.items()},
+        upper=True,  # words in any case: "More", "moins"
+        listed=('"<" (fewer iterations), "=" (about as many) or ">" (more)',
+                '"<" (moins d\'itérations), "=" (à peu près autant) ou ">" (plus)'))
+    if problem is not None:
+        return problem
     (rho0, rho1), (lam0, lam1) = EXPLORE_RHO, EXPLORE_LAM
     base, L0, nnz0 = explore_iterations(rho0, lam0)
     coherent, L1, _ = explore_iterations(rho1, lam0)

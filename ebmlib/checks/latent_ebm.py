@@ -16,9 +16,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..energy import L1, LatentEnergy, SquaredL2, squared_error
-from ..solvers import _shrink as soft_threshold
-from ..toy import CurveDecoder, curve, distance_to_curve
+from ..energy import L1, SquaredL2, squared_error
+from ..solvers import _shrink
+from ..toy import CurveDecoder, curve, curve_energy, distance_to_curve
 from ._feedback import (
     Feedback,
     _call,
@@ -27,6 +27,7 @@ from ._feedback import (
     _invoke,
     _known_mistake,
     _listing,
+    _read_prediction,
     _run,
     _shape,
 )
@@ -78,9 +79,7 @@ def check_toy_energy(energy: Callable[[Tensor, Tensor, float], Tensor]) -> Feedb
     if bad is not None:
         return bad
     out = out.detach().to(torch.float64)
-    dec = CurveDecoder()
-    w = dec.regularizer_weight(y)
-    right = LatentEnergy(dec, 3, regularizer=L1(w), lam=lam)(y, z)
+    right = curve_energy(lam)(y, z)
     if torch.allclose(out, right, rtol=1e-4, atol=1e-6):
         return Feedback(True, "Right: E = C + λR for every sample.",
                         "Juste : E = C + λR pour chaque exemple.")
@@ -155,7 +154,6 @@ def _check_toy_free_energy(free_energy: Callable[[Tensor, float], Tensor], regul
     (proportional to d², never below the free energy...) and return the lead of the message.
     """
     g = torch.Generator().manual_seed(seed)
-    dec = CurveDecoder()
     for lam in lambdas:
         if points is None:
             y = 1.6 * (2 * torch.rand(48, 2, generator=g, dtype=torch.float64) - 1)
@@ -169,8 +167,8 @@ def _check_toy_free_energy(free_energy: Callable[[Tensor, float], Tensor], regul
         if bad is not None:
             return bad
         out = out.detach().to(torch.float64)
-        model = LatentEnergy(dec, 3, regularizer=regularizer(dec.regularizer_weight(y)), lam=lam)
-        inferred = model.free_energy(y, z0=dec.starts(y, 16), max_iter=2000, tol=1e-12).F
+        model = curve_energy(lam, regularizer)
+        inferred = model.free_energy(y, z0=model.decoder.starts(y, 16), max_iter=2000, ftol=1e-12).F
         wrong = (out - inferred).abs() > atol + 1e-3 * inferred.abs()
         if not bool(wrong.any()):
             continue
@@ -474,7 +472,7 @@ def _check_huber(huber: Callable[[Tensor, float], Tensor]) -> Feedback | None:
              "Your H is half the right one: the usual Huber function (½d² near 0) is half of H_λ.",
              "Votre H vaut la moitié de la bonne valeur : la fonction de Huber usuelle (½d² près "
              "de 0) vaut la moitié de H_λ."),
-            (soft_threshold(d, a),
+            (_shrink(d, a),
              "You return the best s, sign(d)·max(|d| − λ/2, 0): H_λ(d) is the minimum value "
              "(d − s*)² + λ|s*| that this s reaches.",
              "Vous renvoyez le meilleur s, sign(d)·max(|d| − λ/2, 0) : H_λ(d) est la valeur "
@@ -558,19 +556,19 @@ def _one_step(y: Tensor, z: Tensor, lam: float, step: float, variant: str = "rig
     if variant == "subgradient":
         u = u - step * lam * torch.sign(z[:, 1:])
     elif variant == "subgradient and shrinkage":
-        u = soft_threshold(u - step * lam * torch.sign(z[:, 1:]), step * lam)
+        u = _shrink(u - step * lam * torch.sign(z[:, 1:]), step * lam)
     else:
-        u = soft_threshold(u, thresholds.get(variant, step * lam))
+        u = _shrink(u, thresholds.get(variant, step * lam))
     if variant == "shrink t":
-        t = soft_threshold(t, step * lam)
+        t = _shrink(t, step * lam)
     return torch.cat([t, u], 1)
 
 
 _STEP_MISTAKES = {
     "no shrinkage": (
-        "After one step (n_steps = 1), your u is a plain gradient step on the squared error: the "
+        "After one step (max_iter = 1), your u is a plain gradient step on the squared error: the "
         "L1 term is missing. Shrink u by η·λ after the gradient step.",
-        "Après un pas (n_steps = 1), votre u est un simple pas de gradient sur l'erreur "
+        "Après un pas (max_iter = 1), votre u est un simple pas de gradient sur l'erreur "
         "quadratique : le terme L1 manque. Rétrécissez u de η·λ après le pas de gradient."),
     "subgradient": (
         "After one step, your u takes a subgradient step η·λ·sign(u): it jumps over 0 and never "
@@ -642,7 +640,7 @@ def _same_z(a: Tensor, b: Tensor) -> bool:
 
 
 def check_toy_inference(infer: Callable[[Tensor, Tensor, float, float, int], Tensor]) -> Feedback:
-    """Check ``infer(y, z0, lam, step, n_steps)``: inference by proximal gradient descent.
+    """Check ``infer(y, z0, lam, step, max_iter)``: inference by proximal gradient descent.
 
     From z0 = (t, u₁, u₂), each step is a gradient step of size ``step`` (η) on the squared
     error ‖y − c(t) − u‖², for t and u, followed by the shrinkage of u by η·λ. The answer,
@@ -665,11 +663,11 @@ def check_toy_inference(infer: Callable[[Tensor, Tensor, float, float, int], Ten
         i, j = divmod(int(_z_gap(out, right).argmax()), 3)
         return Feedback(
             False,
-            f"After one step (n_steps = 1) your z is not one proximal gradient step from z0: for "
+            f"After one step (max_iter = 1) your z is not one proximal gradient step from z0: for "
             f"sample {i}, you give {_NAMES[j]} = {_en(float(out[i, j]))}, expected "
             f"{_en(float(right[i, j]))}. A step is v = z − η∇_z‖y − c(t) − u‖², then "
             f"t = v₀ and u = h_ηλ(v₁, v₂).",
-            f"Après un pas (n_steps = 1), votre z n'est pas un pas de gradient proximal depuis z0 : "
+            f"Après un pas (max_iter = 1), votre z n'est pas un pas de gradient proximal depuis z0 : "
             f"pour l'exemple {i}, vous donnez {_NAMES[j]} = {_fr(float(out[i, j]))} au lieu de "
             f"{_fr(float(right[i, j]))}. Un pas, c'est v = z − η∇_z‖y − c(t) − u‖², puis "
             f"t = v₀ et u = h_ηλ(v₁, v₂).")
@@ -678,7 +676,7 @@ def check_toy_inference(infer: Callable[[Tensor, Tensor, float, float, int], Ten
     if bad is not None:
         return bad
     r = y - curve(out[:, 0])
-    gap_u = (out[:, 1:] - soft_threshold(r, lam / 2)).abs()  # (B, 2)
+    gap_u = (out[:, 1:] - _shrink(r, lam / 2)).abs()  # (B, 2)
     dE_dt = _cost_gradient(y, out)[:, 0].abs()  # the regularizer does not depend on t
     off = torch.cat([dE_dt[:, None] > 1e-5, gap_u > 1e-5], 1)  # (B, 3)
     if not bool(off.any()):
@@ -693,8 +691,7 @@ def check_toy_inference(infer: Callable[[Tensor, Tensor, float, float, int], Ten
             "sont exactement nulles.")
     bad_rows = [i for i in range(B) if bool(off[i].any())]
     where = [f"{i} ({', '.join(_NAMES[j] for j in range(3) if off[i, j])})" for i in bad_rows]
-    energy = LatentEnergy(CurveDecoder(), 3, regularizer=L1(CurveDecoder().regularizer_weight(y)),
-                          lam=lam)
+    energy = curve_energy(lam)
     higher = int((energy(y, out) > energy(y, z0) + 1e-12).sum())
     extra_en = (f" Your energy is even higher than at the start for {higher} samples."
                 if higher else "")
@@ -702,12 +699,12 @@ def check_toy_inference(infer: Callable[[Tensor, Tensor, float, float, int], Ten
                 f"{'s' if higher > 1 else ''}." if higher else "")
     return Feedback(
         False,
-        f"Keep going: after n_steps = {INFER_STEPS}, your z satisfies the optimality conditions "
+        f"Keep going: after max_iter = {INFER_STEPS}, your z satisfies the optimality conditions "
         f"except at samples {_listing(where, False)}. At the optimum ∂E/∂t = 0, and each "
-        f"u_i = h_λ/2(y_i − c_i(t)). Does your loop run n_steps times, from z0?{extra_en}",
-        f"Pas encore : après n_steps = {INFER_STEPS} pas, votre z vérifie les conditions "
+        f"u_i = h_λ/2(y_i − c_i(t)). Does your loop run max_iter times, from z0?{extra_en}",
+        f"Pas encore : après max_iter = {INFER_STEPS} pas, votre z vérifie les conditions "
         f"d'optimalité sauf pour les exemples {_listing(where, True)}. À l'optimum, ∂E/∂t = 0 "
-        f"et chaque u_i = h_λ/2(y_i − c_i(t)). Votre boucle fait-elle bien n_steps pas, à partir "
+        f"et chaque u_i = h_λ/2(y_i − c_i(t)). Votre boucle fait-elle bien max_iter pas, à partir "
         f"de z0 ?{extra_fr}")
 
 
@@ -718,15 +715,15 @@ _CHOICES = "ABCD"
 
 
 def zero_offset_shares(regularizer: type, lams: tuple[float, ...] = EXPLORE_LAMS,
-                       steps: int = 31, lim: float = 1.8) -> list[float]:
+                       num: int = 31, lim: float = 1.8) -> list[float]:
     """The share of a square grid of the plane where the inferred offset u* is exactly 0.
 
     For each point y and each position t of a dense grid, the best offset is the library's
     proximal operator, u(t) = ``regularizer().prox``(y − c(t), λ/2) (the minimiser of
     ‖y − c(t) − u‖² + λR(u)); the best t minimises the energy that this u reaches. Returns one
-    share per λ, for the (steps × steps) grid of [−lim, lim]².
+    share per λ, for the (num × num) grid of [−lim, lim]².
     """
-    axis = torch.linspace(-lim, lim, steps, dtype=torch.float64)
+    axis = torch.linspace(-lim, lim, num, dtype=torch.float64)
     y = torch.cartesian_prod(axis, axis)
     r = _offsets(y, 1024)  # (P, T, 2)
     reg = regularizer()
@@ -765,22 +762,12 @@ def check_zero_offset_prediction(predict: Callable[[], dict]) -> Feedback:
     answer, problem = _invoke(predict)
     if problem is not None:
         return problem
-    if isinstance(answer, dict):
-        answer = {getattr(k, "__name__", k): v for k, v in answer.items()}
-    if not isinstance(answer, dict) or not {"L1", "SquaredL2"} <= set(answer):
-        return Feedback(False, 'Return a dict with two answers: {"L1": …, "SquaredL2": …}, each '
-                               'one of the letters "A", "B", "C", "D".',
-                        'Renvoyez un dictionnaire de deux réponses : {"L1": …, "SquaredL2": …}, '
-                        'chacune l\'une des lettres "A", "B", "C", "D".')
-    guess = {}
-    for key in ("L1", "SquaredL2"):
-        letter = str(answer[key]).strip().upper()
-        if letter not in _CHOICES or len(letter) != 1:
-            return Feedback(False, f'The answer for "{key}" must be one of the letters "A", "B", '
-                                   f'"C", "D"; received {answer[key]!r}.',
-                            f'La réponse pour "{key}" doit être l\'une des lettres "A", "B", "C", '
-                            f'"D" ; reçue : {answer[key]!r}.')
-        guess[key] = letter
+    guess, problem = _read_prediction(
+        answer, ("L1", "SquaredL2"), {letter: letter for letter in _CHOICES}, upper=True,
+        listed=('one of the letters "A", "B", "C", "D"', 'l\'une des lettres "A", "B", "C", "D"'),
+        aliases={L1: "L1", SquaredL2: "SquaredL2"})
+    if problem is not None:
+        return problem
     measured = {"L1": zero_offset_shares(L1), "SquaredL2": zero_offset_shares(SquaredL2)}
     lams_en = ", ".join(_en(x, "g") for x in EXPLORE_LAMS)
     lams_fr = " ; ".join(_fr(x, "g") for x in EXPLORE_LAMS)

@@ -8,22 +8,20 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from ..solvers import _shrink
 from ._feedback import (
     Feedback,
     _en,
     _fr,
     _invoke,
     _known_mistake,
+    _read_prediction,
 )
 
 __all__ = ["check_amortisation_prediction", "check_lista_bptt", "check_lista_gradients"]
 
 
 # -- K = 1: the gradient of the code-prediction loss, by hand (a derivation) -------------
-
-def _h(v: Tensor, theta: Tensor) -> Tensor:
-    return torch.sign(v) * torch.clamp(v.abs() - theta, min=0)
-
 
 def _small_lista(seed: int, B: int = 6, n: int = 10, m: int = 8
                  ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
@@ -41,7 +39,7 @@ def _small_lista(seed: int, B: int = 6, n: int = 10, m: int = 8
         z_star = torch.randn(B, m, generator=g, dtype=torch.float64)
         z_star = z_star * (torch.rand(B, m, generator=g, dtype=torch.float64) < 0.5)
         b = y @ W_e
-        v2 = b + _h(b, theta) @ S.T
+        v2 = b + _shrink(b, theta) @ S.T
         away = [(v.abs() - theta).abs().min() > 0.05 for v in (b, v2)]
         active = [0.2 < float((v.abs() > theta).double().mean()) < 0.8 for v in (b, v2)]
         if all(away) and all(active):
@@ -51,9 +49,9 @@ def _small_lista(seed: int, B: int = 6, n: int = 10, m: int = 8
 def _loss(y: Tensor, z_star: Tensor, W_e: Tensor, S: Tensor | None, theta: Tensor) -> Tensor:
     """Mean over the batch of ‖z(K) − z*‖², K = 1 without S, K = 2 with it (shared weights)."""
     b = y @ W_e
-    z = _h(b, theta)
+    z = _shrink(b, theta)
     if S is not None:
-        z = _h(b + z @ S.T, theta)
+        z = _shrink(b + z @ S.T, theta)
     return (z - z_star).pow(2).sum(1).mean()
 
 
@@ -191,7 +189,7 @@ def check_lista_gradients(gradients: Callable[[Tensor, Tensor, Tensor, Tensor], 
 
     _, right_W, right_t = _autograd(y, z_star, W_e, None, theta)
     b = y @ W_e
-    z = _h(b, theta)
+    z = _shrink(b, theta)
     active = (b.abs() > theta).double()
     err = 2 * (z - z_star) / B
     if not _close(g_W, right_W):
@@ -238,10 +236,10 @@ def _bptt_parts(y, z_star, W_e, S, theta) -> dict[str, Tensor]:
     """The pieces of the right backward pass, and of the classic wrong ones."""
     B = y.shape[0]
     b = y @ W_e
-    z1 = _h(b, theta)
+    z1 = _shrink(b, theta)
     a1 = (b.abs() > theta).double()
     v2 = b + z1 @ S.T
-    z2 = _h(v2, theta)
+    z2 = _shrink(v2, theta)
     a2 = (v2.abs() > theta).double()
     g_v2 = 2 * (z2 - z_star) / B * a2  # ∂ℓ/∂v(2)
     g_b1 = (g_v2 @ S) * a1  # through z(1) = h_θ(b), back into layer 1
@@ -281,8 +279,8 @@ def check_lista_bptt(gradients: Callable[[Tensor, Tensor, Tensor, Tensor, Tensor
     p = _bptt_parts(y, z_star, W_e, S, theta)
     if abs(loss - float(right_loss)) > 1e-6 * (1 + float(right_loss)):
         one_layer = float(_loss(y, z_star, W_e, None, theta))
-        no_T = float((_h(p["b"] + p["z1"] @ S, theta) - z_star).pow(2).sum(1).mean())
-        no_input = float((_h(p["z1"] @ S.T, theta) - z_star).pow(2).sum(1).mean())
+        no_T = float((_shrink(p["b"] + p["z1"] @ S, theta) - z_star).pow(2).sum(1).mean())
+        no_input = float((_shrink(p["z1"] @ S.T, theta) - z_star).pow(2).sum(1).mean())
         guesses = [
             (one_layer, "Your loss is that of one layer: z(2) = h_θ(W_eᵀy + S z(1)) is the "
                         "output.",
@@ -425,8 +423,13 @@ _CHOICES = {
 }
 
 
+# the written answers accepted (read case-insensitively), with or without parentheses
+_LETTERS = {form.format(letter.upper()): letter for letter in _CHOICES for form in ("{}", "({})")}
+
+
 def check_amortisation_prediction(prediction: object, sigma: float, errors: object) -> Feedback:
-    """Check a prediction ("a", "b" or "c") against the measured gap on noisy digits.
+    """Check a prediction ("a", "b" or "c", in either case, "(c)" too) against the measured gap
+    on noisy digits, read by :func:`._feedback._read_prediction`.
 
     ``errors`` is ``{K: (LISTA's relative error, FISTA's relative error with K iterations)}``
     for at least two depths K, measured on digits with noise of standard deviation
@@ -440,10 +443,11 @@ def check_amortisation_prediction(prediction: object, sigma: float, errors: obje
                                "before you measure.",
                         "Choisissez d'abord votre prédiction : donnez à prediction la valeur "
                         '"a", "b" ou "c", avant de mesurer.')
-    choice = str(prediction).strip().lower().strip("()")
-    if choice not in _CHOICES:
-        return Feedback(False, f'prediction must be "a", "b" or "c", received {prediction!r}.',
-                        f'prediction doit valoir "a", "b" ou "c" ; vous donnez {prediction!r}.')
+    guess, problem = _read_prediction({"prediction": prediction}, ("prediction",), _LETTERS, upper=True,
+                                      listed=('"a", "b" or "c"', '"a", "b" ou "c"'))
+    if problem is not None:
+        return problem
+    choice = guess["prediction"]
     if errors is None:
         return Feedback(False, "Now measure: noisy_errors = compare_with_fista(Y_test + sigma * "
                                "noise)[0].",

@@ -15,7 +15,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..dictionary import dictionary_step, normalize_columns
+from ..dictionary import _dictionary_step, _normalize_columns
+from ..solvers import _lipschitz, fista
 from ._feedback import (
     Feedback,
     _as_number,
@@ -25,6 +26,7 @@ from ._feedback import (
     _invoke,
     _known_mistake,
     _listing,
+    _read_prediction,
     _run,
 )
 
@@ -247,7 +249,7 @@ def check_one_atom_free_energy(free_energy: Callable[[Tensor, Tensor, float, flo
 def _dictionary_problem() -> tuple[Tensor, Tensor, Tensor]:
     g = torch.Generator().manual_seed(5)
     B, n, m = 32, 10, 16
-    W = normalize_columns(torch.randn(n, m, generator=g, dtype=torch.float64))
+    W = _normalize_columns(torch.randn(n, m, generator=g, dtype=torch.float64))
     z = torch.randn(B, m, generator=g, dtype=torch.float64) * (torch.rand(B, m, generator=g) < 0.3)
     y = z @ W.T + 0.3 * torch.randn(B, n, generator=g, dtype=torch.float64)
     return y, z, W
@@ -259,7 +261,8 @@ def _fit(y: Tensor, z: Tensor, W: Tensor) -> float:
 
 
 def check_dictionary_step(step: Callable[[Tensor, Tensor, Tensor, float], Tensor]) -> Feedback:
-    """Exercise checker for ``step(y, z, W, step_scale)``: compares with :func:`dictionary_step`.
+    """Exercise checker for ``step(y, z, W, step_scale)``: compares with the library's step
+    (:func:`ebmlib.dictionary.dictionary_step`).
 
     Returns a :class:`Feedback` (true when right). It runs the step with two step scales,
     names the usual mistakes (no renormalisation, rows instead of columns, the wrong sign,
@@ -286,15 +289,15 @@ def check_dictionary_step(step: Callable[[Tensor, Tensor, Tensor, float], Tensor
                         f"Forme attendue pour le résultat (comme W) : {(n, m)} ; reçue : "
                         f"{tuple(raw_out.shape)}.")
     out = raw_out.detach().to(torch.float64)
-    right = dictionary_step(y, z, W, step_scale=s)
-    raw = dictionary_step(y, z, W, step_scale=s, normalize=False)
+    right = _dictionary_step(y, z, W, s, normalize=True)
+    raw = _dictionary_step(y, z, W, s, normalize=False)
     before, after = _fit(y, z, W), _fit(y, z, raw)
     if torch.allclose(out, right, atol=1e-6):
         other, bad = _run(step, (y.clone(), z.clone(), W.clone(), 0.5), (n, m), "the shape of W",
                           "le résultat (comme W)")
         if bad is not None:
             return bad
-        if not torch.allclose(other, dictionary_step(y, z, W, step_scale=0.5), atol=1e-6):
+        if not torch.allclose(other, _dictionary_step(y, z, W, 0.5, normalize=True), atol=1e-6):
             return Feedback(False, "Right for s = 1.5, but not for s = 0.5: the step must be "
                                    "s / L_W, for any s.",
                             "Juste pour s = 1,5, mais pas pour s = 0,5 : le pas doit valoir "
@@ -307,7 +310,7 @@ def check_dictionary_step(step: Callable[[Tensor, Tensor, Tensor, float], Tensor
                         f"moyenne de ‖y − W_d z‖² sur le mini-lot de {_fr(before, '.3f')} à "
                         f"{_fr(after, '.3f')}.")
     grad = -(2.0 / B) * (y - z @ W.T).T @ z
-    L_W = 2.0 * float(torch.linalg.matrix_norm(z.T @ z / B, ord=2))
+    L_W = _lipschitz(z) / B  # 2 ‖zᵀz/B‖₂, the spectral norm
     L_F = 2.0 * float(torch.linalg.matrix_norm(z.T @ z / B))  # Frobenius, torch.linalg.norm's default
     L_T = 2.0 * float((z**2).sum() / B)  # the trace of zᵀz/B: the sum of its eigenvalues
     guesses = [
@@ -317,38 +320,38 @@ def check_dictionary_step(step: Callable[[Tensor, Tensor, Tensor, float], Tensor
         (raw / raw.norm(dim=1, keepdim=True),
          "You normalised the rows; the atoms are the columns (dim=0).",
          "Vous avez normalisé les lignes ; les atomes sont les colonnes (dim=0)."),
-        (normalize_columns(W + (s / L_W) * grad),
+        (_normalize_columns(W + (s / L_W) * grad),
          "You climbed the energy: the gradient is −(2/B)(y − z W_dᵀ)ᵀ z, and the step goes against it.",
          "Vous faites monter l'énergie : le gradient vaut −(2/B)(y − z W_dᵀ)ᵀ z, et le pas va dans le sens "
          "opposé."),
-        (normalize_columns(W - (2 * s / L_W) * grad),
+        (_normalize_columns(W - (2 * s / L_W) * grad),
          "Your step is twice too long: L_W = 2‖zᵀz/B‖₂ carries the same factor 2 as the gradient.",
          "Votre pas est deux fois trop long : L_W = 2‖zᵀz/B‖₂ porte le même facteur 2 que le gradient."),
-        (normalize_columns(W - (s / (2 * L_W)) * grad),
+        (_normalize_columns(W - (s / (2 * L_W)) * grad),
          "Your step is half as long as it should be: the gradient carries a factor 2, and so does L_W.",
          "Votre pas est deux fois trop court : le gradient porte un facteur 2, et L_W aussi."),
-        (dictionary_step(y, z, W, step_scale=1.0),
+        (_dictionary_step(y, z, W, 1.0, normalize=True),
          "That is the step with s = 1: the step must be s / L_W, with the s you are given.",
          "C'est le pas pour s = 1 : le pas doit valoir s / L_W, avec le s qui vous est donné."),
-        (normalize_columns(W - (s * B / L_W) * grad),
+        (_normalize_columns(W - (s * B / L_W) * grad),
          f"Your step is B = {B} times too long: you summed over the minibatch in G but averaged in "
          "L_W. Use the mean in both (or the sum in both: the ratio G / L_W is the same).",
          f"Votre pas est B = {B} fois trop long : vous avez sommé sur le mini-lot dans G mais pris "
          "la moyenne dans L_W. Prenez la moyenne dans les deux (ou la somme dans les deux : le "
          "rapport G / L_W est le même)."),
-        (normalize_columns(W - (s / (B * L_W)) * grad),
+        (_normalize_columns(W - (s / (B * L_W)) * grad),
          f"Your step is B = {B} times too short: you averaged over the minibatch in G but summed in "
          "L_W. Use the mean in both.",
          f"Votre pas est B = {B} fois trop court : vous avez pris la moyenne sur le mini-lot dans G "
          "mais sommé dans L_W. Prenez la moyenne dans les deux."),
-        (normalize_columns(W - (s / L_F) * grad),
+        (_normalize_columns(W - (s / L_F) * grad),
          "Your L_W uses the Frobenius norm (the default of torch.linalg.norm); L_W is the spectral "
          "norm, the largest eigenvalue of zᵀz/B times 2: matrix_norm(…, ord=2). Your step is "
          "safe, but shorter.",
          "Votre L_W utilise la norme de Frobenius (celle de torch.linalg.norm par défaut) ; L_W est "
          "la norme spectrale, 2 fois la plus grande valeur propre de zᵀz/B : "
          "matrix_norm(…, ord=2). Votre pas est sans danger, mais plus court."),
-        (normalize_columns(W - (s / L_T) * grad),
+        (_normalize_columns(W - (s / L_T) * grad),
          "Your L_W is twice the trace of zᵀz/B (the sum of all the z² over B): the sum of its "
          "eigenvalues, not the largest one. L_W = 2‖zᵀz/B‖₂, the spectral norm: "
          "matrix_norm(…, ord=2). Your step is safe, but shorter.",
@@ -404,14 +407,12 @@ def lambda_doubling(W: Tensor, Y: Tensor, lam: float, *, max_iter: int = 300
 
     The codes are FISTA's after ``max_iter`` iterations (tolerance 1e-6).
     """
-    from ..solvers import fista
-
     F, atoms = [], []
     with torch.no_grad():
         for value in (lam, 2 * lam):
-            z, trace = fista(Y, W, value, max_iter=max_iter)
-            F.append(float(trace[-1].mean()))
-            atoms.append(float((z != 0).sum(dim=1).double().mean()))
+            code = fista(Y, W, value, max_iter=max_iter)
+            F.append(float(code.trace[-1].mean()))
+            atoms.append(float((code.z != 0).sum(dim=1).double().mean()))
     return (F[0], F[1]), (atoms[0], atoms[1])
 
 
@@ -444,18 +445,10 @@ def check_lambda_prediction(predict: Callable[[], dict], W: Tensor, Y: Tensor, l
     answer, problem = _invoke(predict)
     if problem is not None:
         return problem
-    if not isinstance(answer, dict) or not {"free_energy", "atoms"} <= set(answer):
-        return Feedback(False, 'Return a dict with two letters: `{"free_energy": …, "atoms": …}`, '
-                               'each `"A"`, `"B"`, `"C"` or `"D"`.',
-                        'Renvoyez un dictionnaire de deux lettres : '
-                        '`{"free_energy": …, "atoms": …}`, chacune `"A"`, `"B"`, `"C"` ou `"D"`.')
-    guess = {key: str(answer[key]).strip().upper() for key in ("free_energy", "atoms")}
-    for key, letter in guess.items():
-        if letter not in FREE_ENERGY_CHOICES:
-            return Feedback(False, f'The answer for `"{key}"` must be `"A"`, `"B"`, `"C"` or `"D"`; '
-                                   f'received `{answer[key]!r}`.',
-                            f'La réponse pour `"{key}"` doit être `"A"`, `"B"`, `"C"` ou `"D"` ; '
-                            f'reçue : `{answer[key]!r}`.')
+    guess, problem = _read_prediction(answer, ("free_energy", "atoms"), {c: c for c in FREE_ENERGY_CHOICES},
+                                      upper=True)
+    if problem is not None:
+        return problem
     if not (isinstance(W, Tensor) and isinstance(Y, Tensor) and W.ndim == 2 and Y.ndim == 2
             and Y.shape[1] == W.shape[0]) or not lam > 0:
         return Feedback(False, "Pass the dictionary W (n, m), digits Y (N, n) and λ > 0 as in the "
@@ -513,8 +506,6 @@ def check_lambda_for_k(lambda_for_k: Callable[[Tensor, Tensor, int], float]) -> 
 
     y is (n,), W is (n, m); the code is computed by FISTA to convergence.
     """
-    from ..solvers import fista
-
     g = torch.Generator().manual_seed(4)
     W = torch.randn(20, 40, generator=g, dtype=torch.float64)
     W = W / W.norm(dim=0)
@@ -530,7 +521,7 @@ def check_lambda_for_k(lambda_for_k: Callable[[Tensor, Tensor, int], float]) -> 
             return Feedback(False, f"For k = {k} you return λ = {lam}; λ must be >= 0.",
                             f"Pour k = {k}, vous renvoyez λ = {_fr(lam, 'g')} ; λ doit être positif "
                             "ou nul.")
-        z, _ = fista(y[None], W, lam, max_iter=20000, tol=1e-12)
+        z = fista(y[None], W, lam, max_iter=20000, tol=1e-12).z
         nnz = int((z.abs() > 1e-9).sum())
         if nnz != k:
             more = "increase λ" if nnz > k else "decrease λ"

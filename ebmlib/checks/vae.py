@@ -25,6 +25,7 @@ from ._feedback import (
     _invoke,
     _known_mistake,
     _listing,
+    _read_prediction,
     _run,
     _wrong_values,
 )
@@ -460,10 +461,8 @@ def check_reparameterize(reparameterize: Callable[[Tensor, Tensor, Tensor], Tens
              "Mauvais signe : z = μ + σ ε. (−ε suit la même loi que ε, mais le correcteur vous donne "
              "ε et attend le code qu'il définit.)"),
         ]
-        for guess, en, fr in guesses:
-            if torch.allclose(value, guess, atol=1e-8):
-                return Feedback(False, en, fr)
-        return _wrong_values(value, right)
+        mistake = _known_mistake(value, guesses, atol=1e-8)
+        return mistake if mistake is not None else _wrong_values(value, right)
     if not out.requires_grad:
         return Feedback(False, "The values are right but no gradient flows back: do not detach μ "
                                "or logvar, and do not draw z with torch.normal(μ, σ).",
@@ -632,8 +631,10 @@ def _reduction_properties(loss: Callable[..., Tensor], out: Tensor, y: Tensor, l
 
 # -- a stiffer spring (an exploration) -----------------------------------------------------------
 
-_KEYS = {"R": "R", "C": "C", "sigma": "sigma", "σ": "sigma", "mu": "mu", "‖μ‖": "mu"}
+_ALIASES = {"σ": "sigma", "‖μ‖": "mu"}
 _SIGNS = {"<": "<", "=": "=", ">": ">", "-": "<", "−": "<", "+": ">"}
+_LISTED = ('"<" (smaller), "=" (within 5 %) or ">" (larger)',
+           '"<" (plus petit), "=" (à 5 % près) ou ">" (plus grand)')
 
 
 def check_beta_prediction(predict: Callable[[], dict], before: Mapping[str, float],
@@ -651,22 +652,9 @@ def check_beta_prediction(predict: Callable[[], dict], before: Mapping[str, floa
     if problem is not None:
         return problem
     keys = ("R", "C", "sigma", "mu")
-    if isinstance(answer, dict):
-        answer = {_KEYS.get(k, k): v for k, v in answer.items()}
-    if not isinstance(answer, dict) or not set(keys) <= set(answer):
-        return Feedback(False, 'Return a dict with four answers: {"R": …, "C": …, "sigma": …, "mu": …}, '
-                               'each "<", "=" or ">".',
-                        'Renvoyez un dictionnaire de quatre réponses : {"R": …, "C": …, "sigma": …, '
-                        '"mu": …}, chacune "<", "=" ou ">".')
-    guess = {}
-    for key in keys:
-        sign = _SIGNS.get(str(answer[key]).strip())
-        if sign is None:
-            return Feedback(False, f'The answer for "{key}" must be "<" (smaller), "=" (within 5 %) or '
-                                   f'">" (larger); received {answer[key]!r}.',
-                            f'La réponse pour "{key}" doit être "<" (plus petit), "=" (à 5 % près) ou '
-                            f'">" (plus grand) ; reçue : {answer[key]!r}.')
-        guess[key] = sign
+    guess, problem = _read_prediction(answer, keys, _SIGNS, listed=_LISTED, aliases=_ALIASES)
+    if problem is not None:
+        return problem
     try:
         b0, b1 = float(before["beta"]), float(after["beta"])
         old = {k: float(before[k]) for k in keys}
