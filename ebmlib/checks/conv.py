@@ -333,12 +333,12 @@ def check_conv_fista_step(step: Callable[..., tuple]) -> Feedback:
     shape = (2, 4, *map_size((12, 10), (5, 5)))
     x_prev = torch.zeros(shape, dtype=torch.float64)
     v, t = x_prev.clone(), 1.0
-    n_steps = 5
+    n_iterates = 5
 
     def gradient(z: Tensor) -> Tensor:
         return decode_adjoint(decode(z, K) - y, K)
 
-    for k in range(1, n_steps + 1):
+    for k in range(1, n_iterates + 1):
         result, problem = _invoke(step, x_prev.clone(), v.clone(), t, y.clone(), K.clone(), lam, L)
         if problem is not None:
             return _with_adjoint_hint(problem)
@@ -465,9 +465,9 @@ def check_conv_fista_step(step: Callable[..., tuple]) -> Feedback:
                             f"{gap.replace('.', ',')}) ; v_next = x + (t − 1)/t_next · (x − x_prev).")
         x_prev, v, t = right_x, right_v, right_t
     return Feedback(True, f"Right: started from zero maps, your steps give conv_fista's iterates "
-                          f"x_1 to x_{n_steps}, one by one, with the momentum and t of FISTA.",
+                          f"x_1 to x_{n_iterates}, one by one, with the momentum and t of FISTA.",
                     f"Juste : en partant de cartes nulles, vos pas donnent les itérés x_1 à "
-                    f"x_{n_steps} de conv_fista, un par un, avec l'inertie et le t de FISTA.")
+                    f"x_{n_iterates} de conv_fista, un par un, avec l'inertie et le t de FISTA.")
 
 
 # -- how λ shapes the learned kernels (exploration) ---------------------------------------
