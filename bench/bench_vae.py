@@ -183,8 +183,8 @@ def main() -> None:
     print(f"\ntotal training seconds: reference {sum(ref_sec):.2f}, ebmlib {sum(ours_sec):.2f} "
           f"(ratio {ratio:.2f})")
     print(f"goal 1, held-out loss <= reference at every epoch: "
-          f"{'met' if max(diffs) <= 0 else 'missed'} (largest ebmlib−ref {max(diffs):+.3f}, "
-          f"smallest {min(diffs):+.3f})")
+          f"{'met' if max(diffs) <= 0 else 'missed'} (largest ebmlib−ref {max(diffs):+.2e}, "
+          f"smallest {min(diffs):+.2e})")
     slower = sum(o > r for o, r in zip(ours_sec, ref_sec, strict=True))
     print(f"goal 2, seconds per epoch <= reference: {'met' if ratio <= 1 else 'missed'} "
           f"(epochs where ebmlib is slower: {slower} of {args.epochs})")

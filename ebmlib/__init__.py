@@ -6,7 +6,7 @@ NYU Deep Learning, spring 2020, week 8, part 2 (Yann LeCun). One concept per mod
 * :mod:`ebmlib.solvers` – shrinkage, the Lipschitz constant, ISTA and FISTA
 * :mod:`ebmlib.dictionary` – dictionary learning with column renormalisation
 * :mod:`ebmlib.conv`    – convolutional sparse coding and the convolutional sparse auto-encoder
-* :mod:`ebmlib.lista`   – LISTA: ISTA unrolled for K steps and learned
+* :mod:`ebmlib.lista`   – LISTA: ISTA unrolled into a fixed number of layers and learned
 * :mod:`ebmlib.vae`     – the variational auto-encoder: fuzzy balls, the KL spring, C + βR
 * :mod:`ebmlib.data`    – MNIST offline-first, natural images: patches, crops, high-pass, ZCA
 * :mod:`ebmlib.analysis` – measurements of learned atoms (orientation selectivity)

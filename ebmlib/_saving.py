@@ -31,20 +31,28 @@ class Saveable:
         raise NotImplementedError
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the model's class, configuration and weights to ``path``."""
+        """Write the model's class, configuration and weights to ``path`` (a file name)."""
         torch.save({"ebmlib": type(self).__name__, "format": _FORMAT, "config": dict(self.config),
                     "state_dict": self.state_dict()}, path)  # type: ignore[attr-defined]
 
     @classmethod
     def load(cls: type[M], path: str | os.PathLike[str], *,
              map_location: str | torch.device | None = None) -> M:
-        """Rebuild a model written by :meth:`save` (its weights on ``map_location`` if given)."""
+        """Rebuild a model written by :meth:`save`, with the saved weights and their dtype.
+
+        The file is read onto the CPU, where the model is built (so a model saved from a GPU
+        loads on a machine without one), then the model moves to ``map_location`` if given.
+
+        Args:
+            path: a file written by :meth:`save` for this class.
+            map_location: the device to put the model on (default: the CPU).
+        """
         try:
-            blob = torch.load(path, map_location=map_location, weights_only=True)
+            blob = torch.load(path, map_location="cpu", weights_only=True)
         except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
             check.fail("path", f"a model saved by {cls.__name__}.save", f"{str(path)!r}, which "
                        f"torch.load cannot read ({type(error).__name__})")
-        if not isinstance(blob, dict) or "ebmlib" not in blob or "state_dict" not in blob:
+        if not isinstance(blob, dict) or not {"ebmlib", "config", "state_dict"} <= blob.keys():
             held = f"a {type(blob).__name__}" + (f" with keys {sorted(map(str, blob))[:6]}"
                                                   if isinstance(blob, dict) else "")
             check.fail("path", f"a model saved by {cls.__name__}.save", f"{str(path)!r}, which "
@@ -52,7 +60,8 @@ class Saveable:
         check.require(blob["ebmlib"] == cls.__name__, "path", f"a saved {cls.__name__}",
                       f"a saved {blob['ebmlib']} in {str(path)!r}")
         model = cls(**blob["config"])
-        model.load_state_dict(blob["state_dict"])  # type: ignore[attr-defined]
+        # assign: the parameters take the saved tensors, dtype included (a float64 VAE stays one)
+        model.load_state_dict(blob["state_dict"], assign=True)  # type: ignore[attr-defined]
         if map_location is not None:
             model.to(map_location)  # type: ignore[attr-defined]
         return model

@@ -69,7 +69,15 @@ class History:
         return len(self.step)
 
     def values(self, part: str, *, of: str = "val") -> list[float]:
-        """One part of a NamedTuple column, e.g. ``history.values("kl")`` for the held-out KL."""
+        """One part of a NamedTuple column, e.g. ``history.values("kl")`` for the held-out KL.
+
+        Args:
+            part: the field of the NamedTuple entries (``"kl"``, ``"reconstruction"``, …).
+            of: the column, ``"val"`` (default) or ``"loss"``.
+
+        Returns:
+            One float per record (NaN where the entry is None or NaN, as at step 0).
+        """
         check.choice("of", of, ("loss", "val"))
         return [math.nan if v is None or (isinstance(v, float) and math.isnan(v))
                 else float(getattr(v, part)) for v in getattr(self, of)]

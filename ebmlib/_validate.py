@@ -5,7 +5,13 @@ wrong call fails loudly instead of returning a silently wrong answer. Every chec
 raises :class:`InvalidArgumentError`, which is both a ``ValueError`` and a
 ``TypeError`` (as scikit-learn's ``InvalidParameterError``), so a caller may catch
 either. Numbers are checked through :mod:`numbers`, so numpy scalars and 0-d tensors
-are accepted wherever Python numbers are.
+(also one that requires grad) are accepted wherever Python numbers are; a checked number
+comes back as a Python number, so no gradient flows through it.
+
+What is here: :func:`fail` (the one raise) and :func:`require`; tensors: :func:`tensor`,
+:func:`shape`, :func:`same_device_dtype`, :func:`same_rows`; numbers: :func:`real`,
+:func:`nonnegative`, :func:`positive`, :func:`interval`, :func:`integer`,
+:func:`positive_int`; :func:`flag`, :func:`choice`; :func:`generator` (the seed argument).
 
 The convention (scikit-learn's ``validate_params``, ``check_input=False``): a public
 function validates its arguments once and then calls its private implementation;
@@ -86,8 +92,8 @@ def same_rows(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
 
 
 def _number(name: str, value: object, expected: str) -> float:
-    if isinstance(value, Tensor) and value.numel() == 1 and not value.requires_grad:
-        value = value.item()
+    if isinstance(value, Tensor) and value.numel() == 1:  # a 0-d tensor, even one that needs grad
+        value = value.detach().item()
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         fail(name, expected, type(value).__name__)
     value = float(value)

@@ -1,6 +1,7 @@
 r"""Measurements of learned atoms that the book makes in more than one chapter.
 
-Orientation selectivity (sparse coding of image patches, convolutional sparse coding):
+Orientation selectivity (:func:`orientation`, which returns an :class:`Orientation`; used by
+the chapters on sparse coding of image patches and on convolutional sparse coding):
 for an atom a (h, w), let :math:`P_f` be the power of its 2-D discrete Fourier
 transform at frequency f ≠ 0 and :math:`\theta_f` the orientation of f. The power-weighted
 mean of :math:`e^{2 i \theta_f}` (the angle doubled, so that θ and θ + π count as the

@@ -71,13 +71,12 @@ def _kernels(K: object, name: str = "K") -> Tensor:
     return K
 
 
-def _images(y: object, K: Tensor, name: str = "y", kernels: str = "K") -> Tensor:
-    """Images (B, C, H, W) with the kernels' C, device and dtype."""
-    check.tensor(name, y, ndim=4, shape_doc="(B, C, H, W)")
-    check.require(y.shape[1] == K.shape[1], f"{name}' and '{kernels}",
-                  f"{name} with C = {K.shape[1]} channels ({kernels} has shape {tuple(K.shape)})",
-                  f"{name} of shape {tuple(y.shape)}")
-    check.same_device_dtype(name, y, kernels, K)
+def _images(y: object, K: Tensor) -> Tensor:
+    """Images y (B, C, H, W) with the kernels K's C, device and dtype."""
+    check.tensor("y", y, ndim=4, shape_doc="(B, C, H, W)")
+    check.require(y.shape[1] == K.shape[1], "y' and 'K", f"y with C = {K.shape[1]} channels (K has shape "
+                  f"{tuple(K.shape)})", f"y of shape {tuple(y.shape)}")
+    check.same_device_dtype("y", y, "K", K)
     return y
 
 
@@ -374,9 +373,10 @@ def conv_fista(y: Tensor, K: Tensor, lam: float, *, z0: Tensor | None = None, ma
     tol = check.nonnegative("tol", tol)
     restart = check.flag("restart", restart)
     trace = check.flag("trace", trace)
-    zero = (K.detach() == 0).flatten(1).all(1)
-    check.require(not bool(zero.any()), "K", "no kernel all zeros (normalise the kernels)",
-                  f"kernel {int(zero.nonzero()[0, 0]) if bool(zero.any()) else -1} is all zeros")
+    zero = (K.detach() == 0).flatten(1).all(1).nonzero()
+    if len(zero):
+        check.fail("K", "no kernel all zeros (normalise the kernels)",
+                   f"kernel {int(zero[0, 0])} is all zeros")
     B, M = y.shape[0], K.shape[0]
     z_size = _grid(tuple(y.shape[-2:]), tuple(K.shape[-2:]), boundary, "K")
     if z0 is not None:
@@ -450,9 +450,9 @@ def _training_photographs(Y: object, crop: object) -> tuple[list[Tensor], int]:
     return _image_list("Y", Y, ndim=3, min_size=crop, size_name="crop"), crop
 
 
-def _training_sizes(**sizes: object) -> None:
-    for name, value in sizes.items():
-        check.positive_int(name, value)
+def _training_sizes(**sizes: object) -> tuple[int, ...]:
+    """The trainers' integer arguments (steps, batch_size, max_iter, every), checked, as ints."""
+    return tuple(check.positive_int(name, value) for name, value in sizes.items())
 
 
 def learn_conv_dictionary(Y: Sequence[Tensor] | Tensor, m: int, kernel_size: int, lam: float, *,
@@ -503,7 +503,8 @@ def learn_conv_dictionary(Y: Sequence[Tensor] | Tensor, m: int, kernel_size: int
     m = check.positive_int("m", m)
     kernel_size = check.positive_int("kernel_size", kernel_size)
     lam = check.nonnegative("lam", lam)
-    _training_sizes(steps=steps, batch_size=batch_size, max_iter=max_iter, every=every)
+    steps, batch_size, max_iter, every = _training_sizes(steps=steps, batch_size=batch_size,
+                                                         max_iter=max_iter, every=every)
     step_scale = check.positive("step_scale", step_scale)
     boundary = check.choice("boundary", boundary, BOUNDARIES)
     _grid((crop, crop), (kernel_size, kernel_size), boundary, "kernel_size")
@@ -602,13 +603,13 @@ class ConvSparseAutoEncoder(Saveable, nn.Module):
         self.nonlinearity = check.choice("nonlinearity", nonlinearity, ("shrink", "tanh"))
         g = check.generator("seed", seed)
         self._seed = 0 if isinstance(seed, torch.Generator) else int(seed)
-        shape = (m, in_channels, kernel_size, kernel_size)
+        shape = (self.m, self.in_channels, kernel_size, kernel_size)
         self.W_d = nn.Parameter(_normalize_kernels(torch.randn(*shape, generator=g)))
         # drawn independently of W_d: any likeness between the two is learned
         self.W_e = nn.Parameter(_normalize_kernels(torch.randn(*shape, generator=g)))
-        self.b = nn.Parameter(torch.zeros(m))
-        self.g = nn.Parameter(torch.full((m,), 0.1))
-        self.theta = nn.Parameter(torch.full((m,), 0.1)) if nonlinearity == "shrink" else None
+        self.b = nn.Parameter(torch.zeros(self.m))
+        self.g = nn.Parameter(torch.full((self.m,), 0.1))
+        self.theta = nn.Parameter(torch.full((self.m,), 0.1)) if self.nonlinearity == "shrink" else None
 
     @property
     def config(self) -> dict[str, Any]:
@@ -623,9 +624,17 @@ class ConvSparseAutoEncoder(Saveable, nn.Module):
 
     def encode(self, y: Tensor) -> Tensor:
         """Enc(y): images (B, C, H, W) → maps (B, M, H_z, W_z)."""
-        _images(y, self.W_e, kernels="W_e")
-        _grid(tuple(y.shape[-2:]), tuple(self.W_e.shape[-2:]), self.boundary, "y")
+        self._check_images(y)
         return self._encode(y)
+
+    def _check_images(self, y: object) -> tuple[int, int]:
+        """y, images (B, C, H, W) with the model's C, device and dtype; returns the maps' (H_z, W_z)."""
+        C = self.in_channels
+        check.tensor("y", y, ndim=4, shape_doc=f"(B, {C}, H, W)")
+        check.require(y.shape[1] == C and y.device == self.W_e.device and y.dtype == self.W_e.dtype, "y",
+                      f"C = {C} channels, device {self.W_e.device} and dtype {self.W_e.dtype} (the model's)",
+                      f"shape {tuple(y.shape)} on {y.device} in {y.dtype}")
+        return _grid(tuple(y.shape[-2:]), tuple(self.W_e.shape[-2:]), self.boundary, "y")
 
     def _encode(self, y: Tensor) -> Tensor:
         k = self.kernel_size
@@ -644,7 +653,8 @@ class ConvSparseAutoEncoder(Saveable, nn.Module):
         return decode(z, self.W_d, self.boundary)
 
     def forward(self, y: Tensor) -> tuple[Tensor, Tensor]:
-        """(Enc(y), Dec(Enc(y))): the predicted maps and the reconstruction."""
+        """(Enc(y), Dec(Enc(y))): images y (B, C, H, W) → the predicted maps (B, M, H_z, W_z) and
+        the reconstruction (B, C, H, W)."""
         z = self.encode(y)
         return z, _decode(z, self.W_d, self.boundary)
 
@@ -666,10 +676,9 @@ class ConvSparseAutoEncoder(Saveable, nn.Module):
         Returns:
             The mean over the batch, a 0-d tensor that gradients flow back from.
         """
-        _images(y, self.W_e, kernels="W_e")
+        z_size = self._check_images(y)
         lam = check.nonnegative("lam", lam)
         alpha = check.nonnegative("prediction_weight", prediction_weight)
-        z_size = _grid(tuple(y.shape[-2:]), tuple(self.W_e.shape[-2:]), self.boundary, "y")
         if z_star is not None:
             _check_maps("z_star", z_star, (y.shape[0], self.m, *z_size), self.boundary, y)
         return self._loss(y, lam, z_star, alpha)
@@ -733,7 +742,8 @@ def train_conv_autoencoder(model: ConvSparseAutoEncoder, Y: Sequence[Tensor] | T
     check.same_device_dtype("Y", images[0], "model", model.W_d)
     lam = check.nonnegative("lam", lam)
     alpha = check.nonnegative("prediction_weight", prediction_weight)
-    _training_sizes(steps=steps, batch_size=batch_size, max_iter=max_iter, every=every)
+    steps, batch_size, max_iter, every = _training_sizes(steps=steps, batch_size=batch_size,
+                                                         max_iter=max_iter, every=every)
     lr = check.positive("lr", lr)
     step_scale = check.positive("step_scale", step_scale)
     _grid((crop, crop), tuple(model.W_d.shape[-2:]), model.boundary, "crop")

@@ -118,6 +118,9 @@ def read_idx(path: str | os.PathLike[str]) -> Tensor:
     e.g. (60000, 28, 28) uint8 for the MNIST training images and (60000,) for its labels.
     Raises :class:`IDXFormatError` (a ``ValueError``) naming the path and what is wrong for a
     truncated or malformed file: that is a property of the file, not of the argument.
+
+    Args:
+        path: the IDX file, plain or ``.gz``.
     """
     path = Path(path)
     raw = path.read_bytes()

@@ -143,7 +143,7 @@ def learn_dictionary(Y: Tensor, m: int, lam: float, *, steps: int = 500, batch_s
     if W0 is not None:
         check.tensor("W0", W0, ndim=2, shape_doc=f"(n, m) = ({n}, {m})")
         check.shape("W0", W0, (n, m), f"(n, m) = ({n}, {m})")
-        _check_nonzero_columns("W0", W0)
+        solvers._check_nonzero_columns("W0", W0)
     if Y_val is not None:
         check.tensor("Y_val", Y_val, ndim=2, shape_doc=f"(N_val, n) = (N_val, {n})")
         check.shape("Y_val", Y_val, (None, n), f"(N_val, n) = (N_val, {n})")
@@ -258,12 +258,4 @@ def _check_dictionary(name: str, W: Tensor, Y: Tensor) -> None:
     check.tensor(name, W, ndim=2, shape_doc=f"(n, m) = ({n}, m)")
     check.shape(name, W, (n, None), f"(n, m) = ({n}, m)")
     check.same_device_dtype(name, W, "Y", Y)
-    _check_nonzero_columns(name, W)
-
-
-def _check_nonzero_columns(name: str, W: Tensor) -> None:
-    zero = (W.detach() == 0).all(0)
-    check.require(W.shape[1] > 0 and not bool(zero.any()), name,
-                  "at least one column (atom), none of them all zeros",
-                  f"shape {tuple(W.shape)}" if W.shape[1] == 0
-                  else f"column {int(zero.nonzero()[0, 0]) if bool(zero.any()) else -1} all zeros")
+    solvers._check_nonzero_columns(name, W)

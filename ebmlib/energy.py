@@ -240,6 +240,7 @@ class LatentEnergy(nn.Module):
         check.tensor("z0", z0, ndim=(2, 3), shape_doc=f"(B, {m}) or (R, B, {m})")
         check.require(z0.shape[-2:] == (B, m), "z0", f"shape ({B}, {m}) or (R, {B}, {m})",
                       f"shape {tuple(z0.shape)}")
+        check.same_device_dtype("z0", z0, "y", y)
         return z0.unsqueeze(0) if z0.dim() == 2 else z0
 
     def _free_energy(self, y: Tensor, h: Tensor | None, z0: Tensor, *, max_iter: int, ftol: float,

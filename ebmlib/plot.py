@@ -121,11 +121,10 @@ def atom_grid(W: Tensor | np.ndarray, shape: tuple[int, ...], *, ncols: int | No
     for ax in axes.flat:
         ax.set_axis_off()
     for ax, atom in zip(axes.flat, atoms, strict=False):
+        v = np.abs(atom).max() or 1.0  # each atom on a scale symmetric around 0
         if atom.ndim == 3:  # colour: (3, h, w) → (h, w, 3), scaled to [0, 1] around grey
-            v = np.abs(atom).max() or 1.0
             ax.imshow(np.clip(0.5 + 0.5 * np.moveaxis(atom, 0, -1) / v, 0, 1))
         else:
-            v = np.abs(atom).max() or 1.0
             ax.imshow(atom, cmap=cmap, vmin=-v, vmax=v)
     if title:
         fig.suptitle(title)

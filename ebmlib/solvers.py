@@ -82,12 +82,9 @@ def shrink(x: Tensor, theta: Tensor | float) -> Tensor:
                                            and theta.shape[0] in (1, x.shape[-1])), "theta",
                       f"a number, a 0-d tensor or one threshold per component, shape "
                       f"({x.shape[-1] if x.dim() else 1},)", f"shape {tuple(theta.shape)}")
-        check.tensor("theta", theta, finite=False)
-        t = theta.detach()
-        if not bool(torch.isfinite(t).all()):
-            check.fail("theta", "finite values >= 0", "a tensor containing NaN or inf")
-        if bool((t < 0).any()):
-            check.fail("theta", "finite values >= 0", f"min {float(t.min())}")
+        check.tensor("theta", theta)
+        check.require(not bool((theta.detach() < 0).any()), "theta", "finite values >= 0",
+                      f"min {float(theta.detach().min())}")
         theta = theta.to(device=x.device, dtype=x.dtype)
     else:
         theta = check.nonnegative("theta", theta)
@@ -147,8 +144,7 @@ def ista(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None = None, max_iter
         A :class:`SparseCode` ``(z, trace, n_iter)``: the codes, (B, m), the energies of
         every sample after every iteration, (T, B), detached (None with ``trace=False``),
         and the number of iterations T. z keeps the autograd graph of the iterations when
-        y or W require grad; pass detached inputs to avoid
-        storing it.
+        y or W require grad; pass detached inputs to avoid storing it.
     """
     return _solve(y, W, lam, z0=z0, max_iter=max_iter, tol=tol, L=L, fast=False, trace=trace)
 
@@ -264,10 +260,7 @@ def _check_problem(y: Tensor, W: Tensor, lam: float, z0: Tensor | None, max_iter
     n, m = W.shape
     check.require(y.shape[1] == n, "y' and 'W", f"y of shape (B, n) with n = {n} (the rows of W, "
                   f"shape {tuple(W.shape)})", f"y of shape {tuple(y.shape)}")
-    check.require(m > 0, "W", "at least one column (atom)", f"shape {tuple(W.shape)}")
-    zero = (W.detach() == 0).all(0)
-    check.require(not bool(zero.any()), "W", "non-zero columns (normalise the dictionary's columns)",
-                  f"column {int(zero.nonzero()[0, 0]) if bool(zero.any()) else -1} all zeros")
+    _check_nonzero_columns("W", W)
     lam = check.nonnegative("lam", lam)
     if z0 is not None:
         check.tensor("z0", z0, ndim=2, shape_doc=f"({y.shape[0]}, {m})")
@@ -278,6 +271,15 @@ def _check_problem(y: Tensor, W: Tensor, lam: float, z0: Tensor | None, max_iter
     if L is not None:
         L = check.positive("L", L)
     return lam, max_iter, tol, L
+
+
+def _check_nonzero_columns(name: str, W: Tensor) -> None:
+    """A dictionary (n, m) with at least one column (atom) and no column all zeros."""
+    check.require(W.shape[1] > 0, name, "at least one column (atom)", f"shape {tuple(W.shape)}")
+    zero = (W.detach() == 0).all(0).nonzero()
+    if len(zero):
+        check.fail(name, "non-zero columns (normalise the dictionary's columns)",
+                   f"column {int(zero[0, 0])} all zeros")
 
 
 def _solve(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None, max_iter: int, tol: float,

@@ -100,7 +100,8 @@ class CurveDecoder(nn.Module):
     Args:
         displacement: add the free offset u = (z₁, z₂) to the point c(z₀) (m = 3);
             False decodes the position alone (m = 1).
-        a, k: the curve's shape, as in :func:`curve`.
+        a: the depth of the lobes, as in :func:`curve`.
+        k: the number of lobes, as in :func:`curve`.
 
     The forward pass maps h (ignored: the model is unconditional) and z (B, m) to ȳ (B, 2).
     """
@@ -112,6 +113,7 @@ class CurveDecoder(nn.Module):
         self.latent_dim = 3 if self.displacement else 1
 
     def forward(self, h: Tensor | None, z: Tensor) -> Tensor:
+        """Dec(z) = c(t) (+ u): z (B, m) → ȳ (B, 2); h is ignored (the model is unconditional)."""
         y_bar = _curve(z[:, 0], self.a, self.k)
         return y_bar + z[:, 1:3] if self.displacement else y_bar
 
@@ -176,7 +178,8 @@ def distance_to_curve(y: Tensor, a: float = 0.3, k: int = 3, samples: int = 4096
 
     Args:
         y: points of the plane, (B, 2).
-        a, k: the curve's shape, as in :func:`curve`.
+        a: the depth of the lobes, as in :func:`curve`.
+        k: the number of lobes, as in :func:`curve`.
         samples: the number of positions t tried, >= 1.
 
     Returns:

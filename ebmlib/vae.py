@@ -261,10 +261,12 @@ class VAE(Saveable, nn.Module):
 
     @property
     def latent_dim(self) -> int:
+        """d, the size of the code."""
         return self._config["latent_dim"]
 
     @property
     def likelihood(self) -> str:
+        """``"bernoulli"`` or ``"gaussian"``."""
         return self._config["likelihood"]
 
     def _check_data(self, name: str, Y: object) -> Tensor:

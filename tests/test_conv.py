@@ -526,6 +526,12 @@ def test_errors_name_the_argument_the_user_passed():
         train_conv_autoencoder(model, [torch.zeros(1, 40, 40, dtype=torch.float64)], 0.1)
     with pytest.raises(InvalidArgumentError, match="argument 'lr': expected a finite number > 0"):
         train_conv_autoencoder(model, [torch.zeros(1, 40, 40)], 0.1, lr=0)
+    # the model's own images are 'y' (W_e is not an argument)
+    with pytest.raises(InvalidArgumentError, match=r"argument 'y': expected C = 1 channels"):
+        model.encode(torch.zeros(2, 3, 8, 8))
+    with pytest.raises(InvalidArgumentError, match=r"argument 'y': expected C = 1 channels, device cpu "
+                                                   r"and dtype torch.float32"):
+        model.loss(torch.zeros(2, 1, 8, 8, dtype=torch.float64), 0.1)
     with pytest.raises(InvalidArgumentError, match="argument 'size'"):
         random_crops([torch.zeros(1, 40, 40)], 2, 0)
     with pytest.raises(InvalidArgumentError, match="argument 'n_iter'"):

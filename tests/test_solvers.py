@@ -522,6 +522,10 @@ def test_numpy_scalars_are_accepted(solver, sparse_problem):
     torch.testing.assert_close(out.z, ref.z, rtol=0, atol=0)
     torch.testing.assert_close(out.trace, ref.trace, rtol=0, atol=0)
     torch.testing.assert_close(shrink(y, np.float32(0.5)), shrink(y, 0.5))
+    # a 0-d tensor is a number too, also one that requires grad (its value is read)
+    lam = torch.tensor(0.25, dtype=y.dtype, requires_grad=True)
+    out = solver(y, W, lam, max_iter=30, tol=0.0, L=lipschitz(W))
+    torch.testing.assert_close(out.z, ref.z, rtol=0, atol=0)
 
 
 def test_errors_are_both_value_and_type_errors(solver):

@@ -339,6 +339,8 @@ def test_gaussian_model_saves_and_loads_its_likelihood(tmp_path):
     assert loaded.likelihood == "gaussian" and loaded.config["seed"] == 3
     y = torch.randn(3, 6)
     torch.testing.assert_close(loaded.decode(loaded.encode(y)[0]), model.decode(model.encode(y)[0]))
+    model.double().save(tmp_path / "g64.pt")  # the saved dtype comes back (no dtype in the config)
+    assert VAE.load(tmp_path / "g64.pt").mu.weight.dtype == torch.float64
 
 
 def test_same_layers_and_initialisation_as_pytorch_examples():
