@@ -12,6 +12,21 @@ parameters and :func:`train_lista` learns them by back-propagation through time.
 ``tied=False`` gives every layer its own (W_e, S, θ), as in Chen et al. (2018) and
 Liu et al. (2019). The depth K is the argument ``layers``.
 
+Three variants from the literature (the argument ``variant``) reach a much lower error on
+compressed sensing with fewer learned weights; they keep the dictionary W_d (called A in
+those papers) as a fixed buffer ``A`` and learn around it:
+
+* ``"cp"``, LISTA-CP (weight coupling, Chen et al. 2018): S is tied to the dictionary,
+  S_k = I − W_kᵀW_d, so that each layer is z ← h_θk(z + W_kᵀ(y − W_d z)); W_k (``W_e``)
+  and θ_k are learned.
+* ``"cpss"``, LISTA-CPSS: LISTA-CP with support selection: at layer k (1-based) the
+  largest p_k = min(p·k, p_max) percent of the entries of each code, by magnitude, pass
+  without shrinkage (when they are above θ_k); the others are soft-thresholded.
+* ``"alista"``, ALISTA (Liu et al. 2019): the weight is computed once from the dictionary
+  by :func:`analytic_weight` (a fixed buffer ``W_e``), and only a step size γ_k and a scalar
+  threshold θ_k per layer are learned: z ← h^ss_θk(z − γ_k W̃ᵀ(W_d z − y)), with support
+  selection as in ``"cpss"``.
+
 Shapes: a batch y is (B, n), the training data Y (N, n), codes z are (B, m); W_e is
 (n, m) (so that W_eᵀy is ``y @ W_e`` for row samples), S is (m, m) and θ is (m,), one
 threshold per component; untied parameters get a leading dimension K. Everything
@@ -35,9 +50,11 @@ from ._training import History, Run
 from .energy import _sparse_coding_energy
 from .solvers import _lipschitz, _shrink
 
-__all__ = ["LISTA", "relative_error", "train_lista"]
+__all__ = ["LISTA", "analytic_weight", "relative_error", "train_lista"]
 
 LOSSES = ("code", "energy")
+VARIANTS = ("lista", "cp", "cpss", "alista")
+SUPPORT_SELECTION = ("cpss", "alista")
 
 Batch = Callable[[int], tuple[Tensor, Tensor | None]]
 
@@ -65,6 +82,52 @@ def _relative_error(z: Tensor, z_star: Tensor) -> float:
     return float((z - z_star).pow(2).sum() / z_star.pow(2).sum().clamp(min=1e-300))
 
 
+def analytic_weight(W: Tensor) -> Tensor:
+    r"""ALISTA's analytic weight W̃ (n, m) of a dictionary W_d (n, m) (Liu et al. 2019).
+
+    W̃ minimises the coherence ‖W̃ᵀW_d‖_F² subject to diag(W̃ᵀW_d) = 1 (each w_i has
+    w_iᵀa_i = 1 with the atom a_i). The problem separates over the columns, and the
+    Lagrange conditions W_d W_dᵀ w_i = μ_i a_i give the closed form
+
+    .. math::  \tilde W = (W_d W_d^\top)^{+} W_d\, D, \qquad
+               D_{ii} = 1 / \bigl(a_i^\top (W_d W_d^\top)^{+} a_i\bigr),
+
+    one n × n pseudo-inverse (computed in float64) instead of the paper's iterative solve.
+    It is the minimiser when W_d has full row rank n <= m (compressed sensing); otherwise
+    it is the minimiser among the w_i in the span of the atoms.
+
+    Args:
+        W: the dictionary W_d, (n, m), with no atom outside the span of the others'
+            Gram matrix (every a_iᵀ(W_dW_dᵀ)⁺a_i > 0, true for non-zero atoms).
+
+    Returns:
+        W̃, (n, m), with W's device and dtype.
+    """
+    check.tensor("W", W, ndim=2, shape_doc="(n, m)")
+    return _analytic_weight(W)
+
+
+def _analytic_weight(W: Tensor) -> Tensor:
+    A = W.detach().double()
+    X = torch.linalg.pinv(A @ A.T, hermitian=True) @ A  # (W_d W_dᵀ)⁺ a_i, column by column
+    d = (A * X).sum(0)
+    check.require(bool((d > 1e-12).all()), "W", "a dictionary without zero atoms",
+                  f"{int((d <= 1e-12).sum())} atom(s) with a_iᵀ(W_dW_dᵀ)⁺a_i = 0")
+    return (X / d).to(W)
+
+
+def _shrink_ss(v: Tensor, theta: Tensor, count: int) -> Tensor:
+    """Soft threshold with support selection: the ``count`` largest |v_i| of each row pass
+    unchanged when above θ (their gradient w.r.t. θ is 0), the others are shrunk."""
+    shrunk = _shrink(v, theta)
+    if count <= 0:
+        return shrunk
+    magnitude = v.detach().abs()
+    kth = magnitude.topk(count, dim=1).values[:, -1:]
+    keep = (magnitude >= kth) & (magnitude > theta.detach())
+    return torch.where(keep, v, shrunk)
+
+
 class LISTA(Saveable, nn.Module):
     """K unrolled layers z ← h_θ(W_eᵀy + S z), starting from z = 0.
 
@@ -75,39 +138,68 @@ class LISTA(Saveable, nn.Module):
         tied: share W_e (n, m), S (m, m) and θ (m,) across the layers; otherwise each of
             the K layers has its own: W_e (K, n, m), S (K, m, m), θ (K, m). (Starting from
             z = 0, the first layer's S multiplies zero and gets no gradient.)
+        variant: ``"lista"`` (the parameters above), ``"cp"`` (weight coupling: W_e (n, m)
+            and θ (m,) learned, per layer when untied, and the dictionary a buffer ``A``
+            (n, m)), ``"cpss"`` (``"cp"`` with support selection) or ``"alista"`` (buffers
+            ``A`` and ``W_e`` (n, m), the analytic weight; learned step ``gamma`` and
+            threshold ``theta``, one number per layer, shape (K,), or () when tied). See
+            the module's docstring.
+        p: the support-selection percentage added per layer (``"cpss"``, ``"alista"``):
+            layer k keeps the largest min(p·k, p_max) % of the entries, in [0, 100].
+        p_max: the largest percentage kept, in [0, 100].
         dtype: of the parameters (default: torch's default dtype).
         device: of the parameters (default: the CPU).
 
-    The parameters start at zero; use :meth:`from_dictionary` for ISTA's values.
+    The parameters (and buffers) start at zero; use :meth:`from_dictionary` for ISTA's values.
     ``save(path)`` and ``LISTA.load(path, *, map_location=None)`` write and read the
     network with its configuration (:class:`ebmlib._saving.Saveable`).
     """
 
-    def __init__(self, n: int, m: int, layers: int, *, tied: bool = True,
-                 dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> None:
+    def __init__(self, n: int, m: int, layers: int, *, tied: bool = True, variant: str = "lista",
+                 p: float = 1.2, p_max: float = 13.0, dtype: torch.dtype | None = None,
+                 device: torch.device | str | None = None) -> None:
         super().__init__()
         n, m, layers = (check.positive_int(name, value)
                         for name, value in (("n", n), ("m", m), ("layers", layers)))
         self.n, self.m, self.layers, self.tied = n, m, layers, check.flag("tied", tied)
+        self.variant = check.choice("variant", variant, VARIANTS)
+        self.p, self.p_max = check.interval("p", p, 0, 100), check.interval("p_max", p_max, 0, 100)
         lead = () if self.tied else (layers,)
         options = {"dtype": dtype, "device": device}
-        self.W_e = nn.Parameter(torch.zeros(*lead, n, m, **options))
-        self.S = nn.Parameter(torch.zeros(*lead, m, m, **options))
-        self.theta = nn.Parameter(torch.zeros(*lead, m, **options))
+        if self.variant == "lista":
+            self.W_e = nn.Parameter(torch.zeros(*lead, n, m, **options))
+            self.S = nn.Parameter(torch.zeros(*lead, m, m, **options))
+            self.theta = nn.Parameter(torch.zeros(*lead, m, **options))
+            return
+        self.register_buffer("A", torch.zeros(n, m, **options))
+        if self.variant == "alista":
+            self.register_buffer("W_e", torch.zeros(n, m, **options))
+            self.gamma = nn.Parameter(torch.zeros(lead, **options))
+            self.theta = nn.Parameter(torch.zeros(lead, **options))
+        else:
+            self.W_e = nn.Parameter(torch.zeros(*lead, n, m, **options))
+            self.theta = nn.Parameter(torch.zeros(*lead, m, **options))
 
     @property
     def config(self) -> dict[str, Any]:
-        """The constructor's arguments: n, m, layers, tied and the parameters' dtype."""
-        return {"n": self.n, "m": self.m, "layers": self.layers, "tied": self.tied,
-                "dtype": self.W_e.dtype}
+        """The constructor's arguments: n, m, layers, tied and the parameters' dtype; and
+        variant, p and p_max for a variant other than ``"lista"``."""
+        config = {"n": self.n, "m": self.m, "layers": self.layers, "tied": self.tied,
+                  "dtype": self.theta.dtype}
+        if self.variant != "lista":
+            config.update(variant=self.variant, p=self.p, p_max=self.p_max)
+        return config
 
     @classmethod
     def from_dictionary(cls, W: Tensor, lam: float, layers: int, *, tied: bool = True,
-                        L: float | None = None) -> LISTA:
+                        L: float | None = None, variant: str = "lista", p: float = 1.2,
+                        p_max: float = 13.0) -> LISTA:
         """The network that computes exactly ``layers`` ISTA iterations for a dictionary.
 
         W_e = (2/L) W_d, S = I − (2/L) W_dᵀW_d and θ = λ/L for every component (and every
-        layer when untied).
+        layer when untied). ``"cp"``: W_k = (2/L) W_d and θ_k = λ/L (exactly ISTA again);
+        ``"cpss"``: the same with support selection (ISTA but for the entries kept);
+        ``"alista"``: W̃ = :func:`analytic_weight` (W_d), γ_k = 2/L and θ_k = λ/L.
 
         Args:
             W: the dictionary W_d, (n, m); its device and dtype become the network's.
@@ -116,6 +208,7 @@ class LISTA(Saveable, nn.Module):
             tied: share the parameters across the layers (see :class:`LISTA`).
             L: the Lipschitz constant, > 0 (default 2 σ_max(W_d)², as
                 :func:`ebmlib.solvers.lipschitz`).
+            variant, p, p_max: as in :class:`LISTA`.
         """
         check.tensor("W", W, ndim=2, shape_doc="(n, m)")
         lam = check.nonnegative("lam", lam)
@@ -127,22 +220,51 @@ class LISTA(Saveable, nn.Module):
             L = check.positive("L", L)
         W = W.detach()
         n, m = W.shape
-        model = cls(n, m, layers, tied=tied, dtype=W.dtype, device=W.device)
-        eye = torch.eye(m, dtype=W.dtype, device=W.device)
+        model = cls(n, m, layers, tied=tied, variant=variant, p=p, p_max=p_max, dtype=W.dtype,
+                    device=W.device)
         with torch.no_grad():
-            model.W_e.copy_(2.0 / L * W)  # broadcasts over K when untied
-            model.S.copy_(eye - 2.0 / L * (W.T @ W))
             model.theta.fill_(lam / L)
+            if model.variant == "lista":
+                model.W_e.copy_(2.0 / L * W)  # broadcasts over K when untied
+                model.S.copy_(torch.eye(m, dtype=W.dtype, device=W.device) - 2.0 / L * (W.T @ W))
+                return model
+            model.A.copy_(W)
+            if model.variant == "alista":
+                model.W_e.copy_(_analytic_weight(W))
+                model.gamma.fill_(2.0 / L)
+            else:
+                model.W_e.copy_(2.0 / L * W)
         return model
 
     def extra_repr(self) -> str:
-        return f"n={self.n}, m={self.m}, layers={self.layers}, tied={self.tied}"
+        variant = "" if self.variant == "lista" else (
+            f", variant={self.variant!r}" + (f", p={self.p}, p_max={self.p_max}"
+                                             if self.variant in SUPPORT_SELECTION else ""))
+        return f"n={self.n}, m={self.m}, layers={self.layers}, tied={self.tied}{variant}"
 
     def layer(self, k: int) -> tuple[Tensor, Tensor, Tensor]:
-        """(W_e, S, θ) of layer k (0-based): (n, m), (m, m), (m,)."""
-        if self.tied:
-            return self.W_e, self.S, self.theta
-        return self.W_e[k], self.S[k], self.theta[k]
+        """(W_e, S, θ) of layer k (0-based): (n, m), (m, m), (m,), such that the layer
+        computes h_θ(W_eᵀy + S z) (with support selection for ``"cpss"`` and ``"alista"``).
+
+        For ``"cp"``/``"cpss"`` W_e = W_k and S = I − W_kᵀW_d; for ``"alista"``
+        W_e = γ_k W̃, S = I − γ_k W̃ᵀW_d and θ = θ_k for every component.
+        """
+        pick = (lambda t: t) if self.tied else (lambda t: t[k])
+        if self.variant == "lista":
+            return pick(self.W_e), pick(self.S), pick(self.theta)
+        theta = pick(self.theta)
+        W_e = pick(self.gamma) * self.W_e if self.variant == "alista" else pick(self.W_e)
+        if self.variant == "alista":
+            theta = theta.expand(self.m)
+        eye = torch.eye(self.m, dtype=self.A.dtype, device=self.A.device)
+        return W_e, eye - W_e.T @ self.A, theta
+
+    def kept(self, k: int) -> int:
+        """The number of entries that support selection lets through at layer k (0-based):
+        ⌊min(p·(k+1), p_max) · m / 100⌋ for ``"cpss"`` and ``"alista"``, else 0."""
+        if self.variant not in SUPPORT_SELECTION:
+            return 0
+        return int(min(self.p * (k + 1), self.p_max) * self.m / 100)
 
     def forward(self, y: Tensor, *, layers: int | None = None, all_layers: bool = False
                 ) -> Tensor | list[Tensor]:
@@ -187,6 +309,8 @@ class LISTA(Saveable, nn.Module):
     # -- implementation ---------------------------------------------------------------
 
     def _unrolled(self, y: Tensor, layers: int, all_layers: bool) -> Tensor | list[Tensor]:
+        if self.variant != "lista":
+            return self._coupled(y, layers, all_layers)
         z = None
         out = []
         shared = y @ self.W_e if self.tied else None  # W_eᵀy, computed once when tied
@@ -195,6 +319,22 @@ class LISTA(Saveable, nn.Module):
             b = shared if self.tied else y @ W_e
             v = b if z is None else torch.addmm(b, z, S.T)  # W_eᵀy + S z, row by row
             z = _shrink(v, theta.clamp(min=0))  # a learned θ < 0 acts as 0
+            out.append(z)
+        return out if all_layers else z
+
+    def _coupled(self, y: Tensor, layers: int, all_layers: bool) -> Tensor | list[Tensor]:
+        """The layers of "cp", "cpss" and "alista": z ← h(z + W_kᵀ(y − W_d z))."""
+        z = None
+        out = []
+        for k in range(layers):
+            theta = (self.theta if self.tied else self.theta[k]).clamp(min=0)
+            residual = y if z is None else torch.addmm(y, z, self.A.T, alpha=-1)  # y − W_d z
+            if self.variant == "alista":
+                step = residual @ self.W_e * (self.gamma if self.tied else self.gamma[k])
+            else:
+                step = residual @ (self.W_e if self.tied else self.W_e[k])
+            v = step if z is None else z + step
+            z = _shrink_ss(v, theta, self.kept(k))
             out.append(z)
         return out if all_layers else z
 
@@ -213,8 +353,9 @@ class LISTA(Saveable, nn.Module):
     def _check_rows(self, name: str, y: Tensor, rows: str) -> None:
         check.tensor(name, y, ndim=2, shape_doc=f"({rows}, {self.n})")
         check.shape(name, y, (None, self.n), f"({rows}, n) with n = {self.n}")
-        check.require(y.device == self.W_e.device and y.dtype == self.W_e.dtype, name,
-                      f"device {self.W_e.device} and dtype {self.W_e.dtype} (those of the network)",
+        ref = self.theta
+        check.require(y.device == ref.device and y.dtype == ref.dtype, name,
+                      f"device {ref.device} and dtype {ref.dtype} (those of the network)",
                       f"{y.device} and {y.dtype}")
 
     def _check_codes(self, name: str, z: Tensor, rows_name: str, Y: Tensor) -> None:
@@ -232,7 +373,7 @@ def train_lista(model: LISTA, Y: Tensor | Batch, Z_star: Tensor | None = None, *
                 params: list[nn.Parameter] | None = None, Y_val: Tensor | None = None,
                 Z_val: Tensor | None = None, every: int = 100, seed: int | torch.Generator = 0,
                 progress: bool | None = None) -> History:
-    """Train a :class:`LISTA` network in place by back-propagation through time with Adam.
+    """Train a :class:`LISTA` network (any variant) in place by back-propagation through time with Adam.
 
     The loss is computed on z(layers), averaged over a minibatch:
 
@@ -288,7 +429,7 @@ def train_lista(model: LISTA, Y: Tensor | Batch, Z_star: Tensor | None = None, *
     draw = Y if _is_sampler(Y) else _sampler(Y, Z_star, batch_size, run.generator)
     for step in run:
         y, z_star = draw(step)
-        y = y.to(model.W_e)
+        y = y.to(model.theta)
         value = objective(model._unrolled(y, layers, False), y, z_star)
         optimizer.zero_grad(set_to_none=True)
         value.backward()
@@ -358,5 +499,5 @@ def _loss_fn(model: LISTA, loss: str, W: Tensor | None, lam: float | None
     """The minibatch loss (z, y, z*) → 0-d tensor: the code-prediction error or the energy."""
     if loss == "code":
         return lambda z, y, z_star: (z - z_star.to(z)).pow(2).sum(1).mean()
-    W_d, lam = W.detach().to(model.W_e), float(lam)
+    W_d, lam = W.detach().to(model.theta), float(lam)
     return lambda z, y, z_star: _sparse_coding_energy(y, W_d, z, lam).mean()

@@ -16,9 +16,14 @@ ISTA alternates a gradient step of size 1/L and a shrinkage :math:`h_\theta`
 the recurrence that LISTA later unrolls and learns. FISTA (Beck & Teboulle, 2009) adds
 momentum and converges in O(1/k²) instead of O(1/k).
 
+:func:`lasso` returns the exact minimiser instead: an active-set method that solves each
+code in closed form on its support (a batched Cholesky factorisation of the active Gram
+block), accepted only when the optimality conditions hold, with FISTA to find the support
+where that fails; see its docstring for how it chooses.
+
 Shapes: y is (B, n), W_d is (n, m), codes z are (B, m); energies are (B,) and the
 energy trace of a run is (T, B), T being the number of iterations done. Everything runs
-on the device and in the dtype of the inputs. Both solvers return a :class:`SparseCode`
+on the device and in the dtype of the inputs. All three solvers return a :class:`SparseCode`
 ``(z, trace, n_iter)``; :func:`iterations_to` reads from a trace how many iterations
 reached a given gap to the optimum.
 
@@ -42,7 +47,7 @@ from torch.nn import functional
 
 from . import _validate as check
 
-__all__ = ["SparseCode", "fista", "ista", "iterations_to", "lipschitz", "shrink"]
+__all__ = ["SparseCode", "fista", "ista", "iterations_to", "lasso", "lipschitz", "shrink"]
 
 
 class SparseCode(NamedTuple):
@@ -187,6 +192,63 @@ def fista(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None = None, max_ite
     """
     return _solve(y, W, lam, z0=z0, max_iter=max_iter, tol=tol, L=L, fast=True, restart=restart,
                   trace=trace)
+
+
+def lasso(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None = None, max_iter: int = 20000,
+          kkt_tol: float = 1e-9, first: int = 10, trace: bool = False) -> SparseCode:
+    r"""The exact minimiser of E(z, y) = ‖y − W z‖² + λ‖z‖₁ for every sample of a batch.
+
+    How it chooses, per sample. A support S (the atoms in use) and its signs s determine the
+    optimum in closed form,
+
+    .. math::  z_S = (W_S^\top W_S)^{-1} \bigl(W_S^\top y - \tfrac{\lambda}{2} s_S\bigr),
+               \qquad z_j = 0 \text{ off } S,
+
+    solved for all samples at once by a batched Cholesky factorisation of the active Gram
+    blocks (samples grouped by support size). Such a candidate is accepted only when it
+    satisfies the optimality (KKT) conditions: every active z_j has the sign s_j, and the
+    correlations g = 2 W^\top(y − W z) satisfy g_j = λ s_j on S and |g_j| ≤ λ off S, both
+    to ``kkt_tol`` · λ_max, λ_max = ‖2 W^\top y‖_∞ being the sample's smallest λ whose code
+    is 0. A rejected candidate is corrected up to 16 times, as an active-set method does:
+    the atoms whose sign came out wrong leave S, the inactive atoms that violate
+    |g_j| ≤ λ most join it with the sign of g_j (at most max(4, |S|/4) at a time), and the
+    code is solved again. The first check starts from the support of ``z0``: from zeros,
+    a sample with λ ≥ λ_max is accepted at once (z = 0) and the corrections grow a sparse
+    code's support greedily, often to the optimum without any iteration. The samples still
+    rejected then run FISTA (:func:`fista`) from their current point (warm start, the lower
+    energy of the candidate and the previous point) for ``first`` iterations, then twice as
+    many each round; after each round the samples whose signs changed at most once in 16
+    since the previous round are checked again. A sample leaves the batch as soon as its
+    code is accepted, so converged codes stop costing. The Gram matrix, the solves and the
+    checks are computed in float64 (float32 on a device without it), then the codes are
+    cast to y's dtype.
+
+    A sample still rejected after ``max_iter`` FISTA iterations keeps FISTA's last iterate
+    (this happens when the optimum is not unique, e.g. λ = 0 with more atoms than rows).
+
+    Args:
+        y: observations, (B, n).
+        W: the dictionary W_d, (n, m); its columns are the atoms and must be non-zero.
+        lam: λ >= 0.
+        z0: warm start, (B, m); default zeros. Its support is checked first.
+        max_iter: maximum number of FISTA iterations for a sample (>= 1).
+        kkt_tol: tolerance of the optimality conditions, relative to λ_max (>= 0); the
+            default 1e-9 accepts only exact solutions up to rounding.
+        first: FISTA iterations of the first round (>= 1); each later round doubles it.
+        trace: record the energy of every sample after every check (False by default).
+
+    Returns:
+        A :class:`SparseCode` ``(z, trace, n_iter)``: the codes, (B, m), detached (no
+        gradient flows through this solver); the energies of every sample after each check,
+        (R, B), the first row being the check of the start, a sample keeping its energy once
+        accepted, or None with ``trace=False`` (default); and the number of FISTA iterations
+        done for the slowest sample (0 when the first check accepted every code).
+    """
+    lam, max_iter, _, _ = _check_problem(y, W, lam, z0, max_iter, 0.0, None)
+    kkt_tol = check.nonnegative("kkt_tol", kkt_tol)
+    first = check.positive_int("first", first)
+    trace = check.flag("trace", trace)
+    return _lasso(y, W, lam, z0=z0, max_iter=max_iter, kkt_tol=kkt_tol, first=first, trace=trace)
 
 
 def iterations_to(trace: Tensor, E_star: Tensor | float, gap: float) -> int | None:
@@ -398,3 +460,165 @@ def _proximal_gradient(lin: Callable[[Tensor], Tensor], pre_shrink: Callable[[Te
             v, s_v = x, s_x
         x_prev, s_prev = x, s_x
     return SparseCode(x_prev, torch.cat(blocks)[:done] if trace else None, done)
+
+
+# -- the exact solver ---------------------------------------------------------------------
+
+_SOLVE_ENTRIES = 1 << 24  # at most this many Gram entries per batched factorisation
+_GROW = 4  # a correction adds at most max(4, k // _GROW) atoms to a support of k
+_NEWTON = 16  # active-set corrections of a rejected support per check
+
+
+def _lasso(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None = None, max_iter: int,
+           kkt_tol: float = 1e-9, first: int = 10, trace: bool = False) -> SparseCode:
+    """:func:`lasso` with unchecked arguments."""
+    B, _ = y.shape
+    m = W.shape[1]
+    y, W = y.detach(), W.detach()
+    work = torch.float64 if W.device.type != "mps" else torch.float32
+    W_w = W.to(work)
+    G = W_w.T @ W_w  # the Gram matrix WᵀW, (m, m)
+    b = y.to(work) @ W_w  # Wᵀy for every sample, (B, m)
+    slack = (kkt_tol * 2.0 * b.abs().amax(1)).clamp(min=torch.finfo(work).tiny)  # (B,)
+    z = y.new_zeros(B, m) if z0 is None else z0.detach().clone()
+    out = z.clone()
+    L = None  # computed when FISTA first runs
+    running = torch.arange(B, device=y.device)
+    rows = []
+    done, chunk = 0, first
+    last = torch.zeros_like(z)  # the signs of the last check, per sample
+    try_all = True  # the start is checked for every sample
+    while True:
+        zr = z[running]
+        sign = torch.sign(zr)
+        # a sample is checked when few of its signs changed over the last round (at most one in 16),
+        # and every sample at the start
+        changed = (sign != last[running]).sum(1)
+        test = torch.ones_like(running, dtype=torch.bool) if try_all else (
+            changed <= (sign != 0).sum(1) // 16)
+        try_all = False
+        ok = torch.zeros_like(test)
+        if bool(test.any()):
+            zt = zr[test].to(work)
+            bt = b[running[test]]
+            cand, ok_t = _exact_on_support(G, bt, lam, zt, slack[running[test]])
+            lower = _energy_gram(y[running[test]], G, bt, cand, lam) <= _energy_gram(
+                y[running[test]], G, bt, zt, lam)
+            zr[test] = torch.where((ok_t | lower)[:, None], cand.to(z.dtype), zr[test])
+            ok[test] = ok_t
+            z[running] = zr
+        last[running] = sign
+        if trace:
+            rows.append(_energy_gram(y, G, b, z.to(work), lam).to(y.dtype))
+        out[running[ok]] = zr[ok]
+        running = running[~ok]
+        if len(running) == 0 or done >= max_iter:
+            break
+        k = min(chunk, max_iter - done)
+        L = _lipschitz(W) if L is None else L
+        z[running] = _dense(y[running], W, lam, z0=z[running], max_iter=k, tol=0.0, L=L,
+                            fast=True, trace=False).z
+        done += k
+        chunk *= 2
+    out[running] = z[running]
+    return SparseCode(out, torch.stack(rows) if trace else None, done)
+
+
+def _energy_gram(y: Tensor, G: Tensor, b: Tensor, z: Tensor, lam: float) -> Tensor:
+    """E(z, y) per sample from the Gram matrix: ‖y‖² − 2 bᵀz + zᵀG z + λ‖z‖₁, (B,)."""
+    yy = y.to(G.dtype).pow(2).sum(1)
+    return (yy - 2 * torch.linalg.vecdot(b, z) + torch.linalg.vecdot(z @ G, z)).clamp(min=0) \
+        + lam * z.abs().sum(1)
+
+
+def _exact_on_support(G: Tensor, b: Tensor, lam: float, z: Tensor, slack: Tensor
+                      ) -> tuple[Tensor, Tensor]:
+    """The closed-form code on the support and signs of z, and whether it is optimal.
+
+    Returns ``(candidate (B, m), accepted (B,))``. A rejected candidate gets up to
+    ``_NEWTON`` active-set corrections: the atoms of the wrong sign leave the support, the
+    inactive atoms that violate |g_j| <= λ most (at most max(4, k // _GROW), k the size of
+    the sample's support) join it with the sign of g_j = 2 W_jᵀ(y − W z), and the code is solved again.
+    """
+    sign = torch.sign(z)
+    cand, ok, g = _solve_on_support(G, b, lam, sign, slack)
+    todo = torch.nonzero(~ok)[:, 0]
+    for _ in range(_NEWTON):
+        if len(todo) == 0:
+            break
+        c, gt, st = cand[todo], g[todo], sign[todo]
+        wrong = (st != 0) & (c * st <= 0)  # leave the support
+        excess = torch.where(st == 0, gt.abs() - lam - slack[todo, None], torch.zeros_like(gt))
+        # the most violating inactive atoms join it with the sign of g
+        p = ((st != 0).sum(1, keepdim=True) // _GROW).clamp(min=4, max=excess.shape[1])  # per sample
+        top = excess.topk(int(p.max()), dim=1).values.gather(1, p - 1)
+        join = (excess > 0) & (excess >= top)
+        s2 = torch.where(join, torch.sign(gt), torch.where(wrong, torch.zeros_like(st), st))
+        sign[todo] = s2
+        c2, ok2, g2 = _solve_on_support(G, b[todo], lam, s2, slack[todo])
+        cand[todo], g[todo], ok[todo] = c2, g2, ok2
+        todo = todo[~ok2]
+    return cand, ok
+
+
+def _solve_on_support(G: Tensor, b: Tensor, lam: float, sign: Tensor, slack: Tensor
+                      ) -> tuple[Tensor, Tensor, Tensor]:
+    """z_S = G_SS⁻¹ (b_S − (λ/2) s_S) on S = {s ≠ 0}, batched; its KKT test and correlations g.
+
+    Returns ``(z (B, m), accepted (B,), g = 2 Wᵀ(y − W z) (B, m))``. Samples are grouped by
+    support size (within a factor 1.25, or 16 atoms) so that little of each factorisation is padding.
+    """
+    Bt, m = b.shape
+    mask = sign != 0
+    size = mask.sum(1)
+    cand = b.new_zeros(Bt, m)
+    Gz = b.new_zeros(Bt, m)  # G z, from the support's rows of G only
+    chol_ok = torch.ones(Bt, dtype=torch.bool, device=b.device)
+    if Bt and int(size.max()) > 0:
+        order = torch.argsort(size)
+        sizes = size[order].tolist()
+        start = sizes.count(0)
+        while start < Bt:
+            limit = max(sizes[start] + 16, int(1.25 * sizes[start]))
+            stop = start
+            while stop < Bt and sizes[stop] <= limit:
+                stop += 1
+            group = order[start:stop]
+            kmax = sizes[stop - 1]
+            step = max(1, _SOLVE_ENTRIES // (kmax * m))
+            for s0 in range(0, len(group), step):
+                sel = group[s0:s0 + step]
+                cand[sel], Gz[sel], chol_ok[sel] = _cholesky_block(G, b[sel], lam, mask[sel], sign[sel],
+                                                                   size[sel], kmax)
+            start = stop
+    g = 2 * (b - Gz)
+    sign_ok = ((cand * sign > 0) | ~mask).all(1)
+    active_ok = torch.where(mask, (g - lam * sign).abs(), torch.zeros_like(g)).amax(1) <= slack
+    inactive_ok = torch.where(mask, torch.zeros_like(g), g.abs() - lam).amax(1) <= slack
+    return cand, chol_ok & sign_ok & active_ok & inactive_ok, g
+
+
+def _cholesky_block(G: Tensor, b: Tensor, lam: float, mask: Tensor, sign: Tensor, size: Tensor,
+                    kmax: int) -> tuple[Tensor, Tensor, Tensor]:
+    """One batched factorisation, supports padded to kmax atoms with identity rows:
+    the codes (Bt, m), G z (Bt, m) and whether the factorisation succeeded (Bt,)."""
+    Bt, m = b.shape
+    idx = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)[:, :kmax]  # support first
+    valid = torch.arange(kmax, device=b.device) < size[:, None]  # (Bt, kmax)
+    narrow = 8 * kmax <= m  # G z from the support's rows of G, else by one product with G
+    rows = G[idx] if narrow else None  # (Bt, kmax, m)
+    zero = torch.zeros((), dtype=G.dtype, device=G.device)
+    if narrow:
+        block = rows.gather(2, idx[:, None, :].expand(-1, kmax, -1))  # G_SS
+    else:
+        block = G[idx[:, :, None], idx[:, None, :]]
+    A = torch.where(valid[:, :, None] & valid[:, None, :], block, zero)
+    A.diagonal(dim1=1, dim2=2).add_((~valid).to(G.dtype))
+    rhs = torch.where(valid, b.gather(1, idx) - (lam / 2) * sign.gather(1, idx), zero)
+    factor, info = torch.linalg.cholesky_ex(A)
+    good = info == 0
+    factor = torch.where(good[:, None, None], factor, torch.eye(kmax, dtype=G.dtype, device=G.device))
+    zs = torch.cholesky_solve(rhs[:, :, None], factor)[:, :, 0]
+    zs = torch.where(valid & good[:, None], zs, zero)
+    z = b.new_zeros(Bt, m).scatter_(1, idx, zs)
+    return z, torch.bmm(zs[:, None, :], rows)[:, 0] if narrow else z @ G, good

@@ -8,8 +8,8 @@ import torch
 
 from ebmlib import History, InvalidArgumentError
 from ebmlib.energy import sparse_coding_energy
-from ebmlib.lista import LISTA, relative_error, train_lista
-from ebmlib.solvers import fista, ista
+from ebmlib.lista import LISTA, analytic_weight, relative_error, train_lista
+from ebmlib.solvers import fista, ista, lipschitz, shrink
 
 
 @pytest.mark.parametrize("tied", [True, False])
@@ -229,6 +229,132 @@ def test_numpy_scalars_are_accepted(sparse_problem):
     assert isinstance(model.evaluate(y, z, layers=np.int64(1)), float)
 
 
+# -- the variants: LISTA-CP, LISTA-CPSS and ALISTA ----------------------------------------
+
+def _compressed_sensing(B, n=20, m=40, *, seed=0, p=0.1, dtype=torch.float64):
+    """x Bernoulli(p)-Gaussian (B, m), A (n, m) with unit columns, y = A x: (y, A, x)."""
+    g = torch.Generator().manual_seed(seed)
+    A = torch.randn(n, m, generator=g, dtype=dtype)
+    A = A / A.norm(dim=0)
+    x = torch.randn(B, m, generator=g, dtype=dtype) * (torch.rand(B, m, generator=g, dtype=dtype) < p)
+    return x @ A.T, A, x
+
+
+@pytest.mark.parametrize("tied", [True, False])
+@pytest.mark.parametrize("variant", ["cp", "alista"])
+def test_weight_coupled_variants_at_initialisation(device, sparse_problem, float64_or_skip, tied, variant):
+    y, W = sparse_problem(32, 20, 40, device=device, dtype=float64_or_skip(device))
+    lam, K = 0.3, 6
+    model = LISTA.from_dictionary(W, lam, K, tied=tied, variant=variant, p=0)
+    assert torch.equal(model.A, W)
+    zs = model(y, all_layers=True)
+    assert zs[-1].device.type == device.type and zs[-1].dtype == torch.float64
+    if variant == "cp":  # W_k = (2/L) W_d, θ = λ/L: ISTA again
+        assert torch.allclose(zs[-1], ista(y, W, lam, max_iter=K, tol=0).z, atol=1e-10, rtol=0)
+    # every variant is h_θ(W_eᵀy + S z) with the (W_e, S, θ) that layer(k) reports
+    z = torch.zeros_like(zs[0])
+    for k in range(K):
+        W_e, S, theta = model.layer(k)
+        assert W_e.shape == (20, 40) and S.shape == (40, 40) and theta.shape == (40,)
+        z = shrink(y @ W_e + z @ S.T, theta)
+        assert torch.allclose(z, zs[k], atol=1e-10, rtol=0), k
+    assert int((z != 0).sum()) > 0
+
+
+def test_analytic_weight_minimises_the_coherence_under_the_diagonal_constraint(sparse_problem):
+    _, A = sparse_problem(1, 20, 40)
+    Wt = analytic_weight(A)
+    assert Wt.shape == A.shape and Wt.dtype == A.dtype
+    assert torch.allclose((Wt * A).sum(0), torch.ones(40, dtype=A.dtype), atol=1e-10)
+    best = float((Wt.T @ A).norm())
+    assert best < float((A.T @ A).norm())  # less coherent than the dictionary itself
+    g = torch.Generator().manual_seed(1)
+    for scale in (1e-3, 1e-1, 1.0):
+        # any other feasible weight: a perturbation orthogonal to each column's atom
+        D = torch.randn(20, 40, generator=g, dtype=A.dtype) * scale
+        D -= A * (D * A).sum(0)
+        assert float(((Wt + D).T @ A).norm()) > best
+    assert torch.allclose(analytic_weight(A.float()).double(), Wt, atol=1e-4)
+    with pytest.raises(InvalidArgumentError, match="argument 'W': expected a dictionary without zero atoms"):
+        analytic_weight(torch.cat([A[:, :5], torch.zeros(20, 1, dtype=A.dtype)], 1))
+    with pytest.raises(InvalidArgumentError, match="argument 'W': expected a 2-D tensor"):
+        analytic_weight(A[0])
+
+
+def test_support_selection_lets_the_largest_entries_through(sparse_problem):
+    y, W = sparse_problem(16, 20, 40)
+    lam = 0.8
+    model = LISTA.from_dictionary(W, lam, 12, tied=False, variant="cpss", p=5, p_max=20)
+    # p_k = min(p·k, p_max) % of m = 40 entries
+    assert [model.kept(k) for k in range(6)] == [2, 4, 6, 8, 8, 8]
+    assert LISTA(20, 40, 3, variant="cp").kept(2) == 0
+    L = lipschitz(W)
+    v = y @ (2 / L * W)  # the first layer's input W_1ᵀy
+    z = model(y, layers=1)
+    magnitude = v.abs()
+    top = magnitude >= magnitude.topk(2, dim=1).values[:, -1:]
+    kept = top & (magnitude > lam / L)
+    assert int(kept.sum()) > 0
+    assert torch.equal(z[kept], v[kept])  # not shrunk
+    assert torch.allclose(z[~kept], shrink(v, lam / L)[~kept], atol=0, rtol=0)
+    # with p = 0 it is LISTA-CP, i.e. ISTA at initialisation
+    plain = LISTA.from_dictionary(W, lam, 4, variant="cpss", p=0)
+    assert torch.allclose(plain(y), ista(y, W, lam, max_iter=4, tol=0).z, atol=1e-10, rtol=0)
+    # gradients reach the thresholds (through the shrunk entries) and every layer's weight
+    model(y)[:, :].pow(2).sum().backward()
+    assert all(float(model.W_e.grad[k].abs().sum()) > 0 for k in range(12))
+    assert float(model.theta.grad.abs().sum()) > 0
+
+
+@pytest.mark.parametrize("tied, shapes", [(True, {"gamma": (), "theta": ()}),
+                                          (False, {"gamma": (5,), "theta": (5,)})])
+def test_alista_learns_only_step_sizes_and_thresholds(tied, shapes):
+    y, A, x = _compressed_sensing(64)
+    model = LISTA.from_dictionary(A, 0.1, 5, tied=tied, variant="alista")
+    assert {name: tuple(p.shape) for name, p in model.named_parameters()} == shapes
+    assert {name: tuple(b.shape) for name, b in model.named_buffers()} == {"A": (20, 40), "W_e": (20, 40)}
+    assert torch.equal(model.W_e, analytic_weight(A))
+    L = lipschitz(A)
+    assert torch.allclose(model.gamma, torch.full(shapes["gamma"], 2 / L, dtype=A.dtype))
+    (model(y) - x).pow(2).sum().backward()
+    assert bool((model.gamma.grad != 0).all()) and bool((model.theta.grad != 0).all())
+
+
+@pytest.mark.parametrize("variant", ["cp", "cpss", "alista"])
+def test_each_variant_trains_on_true_codes(variant):
+    y, A, x = _compressed_sensing(1200, seed=2)
+    model = LISTA.from_dictionary(A, 0.1, 4, tied=False, variant=variant)
+    before = model.evaluate(y[1000:], x[1000:])
+    history = train_lista(model, y[:1000], x[:1000], steps=150, batch_size=100,
+                          lr=1e-2 if variant == "alista" else 3e-3, Y_val=y[1000:], Z_val=x[1000:], every=50)
+    after = model.evaluate(y[1000:], x[1000:])
+    assert history.step == [0, 50, 100, 150] and history.val[-1] == pytest.approx(after)
+    assert after < 0.5 * before, (variant, before, after)
+    assert torch.equal(model.A, A)  # the dictionary is not trained
+
+
+@pytest.mark.parametrize("variant", ["cp", "cpss", "alista"])
+def test_variants_save_and_load(tmp_path, variant):
+    y, A, _ = _compressed_sensing(8)
+    model = LISTA.from_dictionary(A, 0.1, 3, tied=False, variant=variant, p=2.0, p_max=10.0)
+    with torch.no_grad():
+        model.theta.add_(0.01)
+    assert model.config == {"n": 20, "m": 40, "layers": 3, "tied": False, "dtype": torch.float64,
+                            "variant": variant, "p": 2.0, "p_max": 10.0}
+    assert variant in repr(model)
+    model.save(tmp_path / "variant.pt")
+    again = LISTA.load(tmp_path / "variant.pt")
+    assert again.config == model.config
+    assert torch.equal(again(y), model(y)) and torch.equal(again.A, A)
+
+
+def test_a_variant_from_the_constructor_starts_at_zero():
+    model = LISTA(7, 11, 4, tied=False, variant="cpss", dtype=torch.float64)
+    assert {name: tuple(p.shape) for name, p in model.named_parameters()} == {"W_e": (4, 7, 11),
+                                                                            "theta": (4, 11)}
+    assert torch.equal(model(torch.randn(3, 7, dtype=torch.float64)), torch.zeros(3, 11, dtype=torch.float64))
+
+
 def test_save_and_load_round_trip_with_the_configuration(sparse_problem, tmp_path):
     y, W = sparse_problem(8, 10, 16)
     model = LISTA.from_dictionary(W, 0.2, 3, tied=False)
@@ -294,6 +420,15 @@ def _fit(model, y, **kw):
     (lambda m, y, W: LISTA.from_dictionary(W, 0.1, 3, L=0.0), "argument 'L': expected a finite number > 0"),
     (lambda m, y, W: LISTA(10, 16, 3, tied="yes"), "argument 'tied': expected True or False"),
     (lambda m, y, W: LISTA(10, 0, 3), "argument 'm'"),
+    (lambda m, y, W: LISTA(10, 16, 3, variant="ista"),
+     "argument 'variant': expected 'lista', 'cp', 'cpss' or 'alista', received 'ista'"),
+    (lambda m, y, W: LISTA.from_dictionary(W, 0.1, 3, variant="cpss", p=150),
+     "argument 'p': expected a number in"),
+    (lambda m, y, W: LISTA(10, 16, 3, variant="alista", p_max=-1), "argument 'p_max'"),
+    (lambda m, y, W: LISTA.from_dictionary(W, 0.1, 3, variant="alista")(y[:, :5]),
+     "argument 'y': expected shape (B, n) with n = 10"),
+    (lambda m, y, W: LISTA.from_dictionary(W, 0.1, 3, variant="cp")(y.float()),
+     "argument 'y': expected device cpu and dtype torch.float64"),
     (lambda m, y, W: _fit(m, y, loss="l2"), "argument 'loss': expected 'code' or 'energy'"),
     (lambda m, y, W: _fit(m, y), "argument 'Z_star': expected target codes"),
     (lambda m, y, W: _fit(m, y, Z_star=torch.zeros(8, 5, dtype=torch.float64)),

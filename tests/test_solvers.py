@@ -15,7 +15,7 @@ import torch
 from sklearn.decomposition import SparseCoder
 from sklearn.linear_model import Lasso
 
-from ebmlib import InvalidArgumentError
+from ebmlib import InvalidArgumentError, solvers
 from ebmlib.energy import sparse_coding_energy
 from ebmlib.solvers import (
     SparseCode,
@@ -24,6 +24,7 @@ from ebmlib.solvers import (
     fista,
     ista,
     iterations_to,
+    lasso,
     lipschitz,
     shrink,
 )
@@ -576,3 +577,126 @@ def test_iterations_to_rejects_bad_input():
         iterations_to(trace, -1.0, 0.1)
     with pytest.raises(ValueError, match=r"'gap'.*>= 0"):
         iterations_to(trace, torch.ones(3), -0.1)
+
+
+# -- lasso: the exact solver ------------------------------------------------------------------
+
+def relative_gap(y, W, z, lam, z_ref):
+    """Per-sample relative energy gap of z to the reference codes z_ref, float64."""
+    E, E_ref = energy64(y, W, z, lam), energy64(y, W, z_ref, lam)
+    return (E - E_ref) / E_ref
+
+
+def kkt_violation(y, W, z, lam):
+    """The largest violation of the optimality conditions, relative to λ_max, float64."""
+    y, W, z = y.cpu().double(), W.cpu().double(), z.cpu().double()
+    g = 2 * (y - z @ W.T) @ W
+    active = z != 0
+    off = torch.where(active, 0.0, g.abs() - lam).amax(1)
+    on = torch.where(active, (g - lam * torch.sign(z)).abs(), 0.0).amax(1)
+    return float((torch.maximum(off, on) / (2 * (y @ W).abs().amax(1))).max())
+
+
+@pytest.mark.parametrize(("B", "n", "m", "lam"), [(6, 20, 12, 0.3), (6, 20, 40, 0.1), (6, 20, 40, 0.6),
+                                                  (8, 16, 64, 1.0), (5, 30, 90, 0.05)])
+def test_lasso_reaches_the_sklearn_optimum(device, B, n, m, lam, sparse_problem, float64_or_skip):
+    float64_or_skip(device, torch.float64)
+    y, W = sparse_problem(B, n, m, seed=20 + m, device=device)
+    out = lasso(y, W, lam)
+    assert isinstance(out, SparseCode) and out.z.shape == (B, m) and out.trace is None
+    assert out.z.device == y.device and out.z.dtype == torch.float64
+    gap = relative_gap(y, W, out.z, lam, sklearn_codes(y, W, lam))
+    assert float(gap.max()) <= 1e-6
+    assert kkt_violation(y, W, out.z, lam) <= 1e-9  # exact: the optimality conditions hold
+
+
+def test_lasso_accepts_a_correct_support_at_once(sparse_problem):
+    """Started from the optimum's support and signs, the first check accepts: no iteration."""
+    y, W = sparse_problem(6, 20, 40, seed=21)
+    lam = 0.4
+    z_ref = sklearn_codes(y, W, lam)
+    out = lasso(y, W, lam, z0=0.5 * z_ref, trace=True)
+    assert out.n_iter == 0 and out.trace.shape == (1, 6)
+    torch.testing.assert_close(out.z, z_ref, rtol=0, atol=1e-8)
+    torch.testing.assert_close(out.trace[0], energy64(y, W, out.z, lam))
+
+
+def test_lasso_corrects_a_wrong_support(sparse_problem, monkeypatch):
+    """A wrong start (wrong signs, spurious atoms) is corrected: by the active-set corrections, or,
+    without them, by FISTA rounds started from the current point, then a new exact solve."""
+    y, W = sparse_problem(6, 20, 40, seed=22)
+    lam = 0.4
+    z_ref = sklearn_codes(y, W, lam)
+    wrong = -z_ref + 0.1 * (z_ref == 0)  # every sign wrong, every inactive atom active
+    out = lasso(y, W, lam, z0=wrong, trace=True)
+    assert float(relative_gap(y, W, out.z, lam, z_ref).max()) <= 1e-6
+    monkeypatch.setattr(solvers, "_NEWTON", 0)
+    out = lasso(y, W, lam, z0=wrong, first=5, trace=True)
+    assert out.n_iter > 0 and out.trace.shape[0] >= 2
+    assert float(relative_gap(y, W, out.z, lam, z_ref).max()) <= 1e-6
+    assert kkt_violation(y, W, out.z, lam) <= 1e-9
+
+
+def test_lasso_gives_zero_codes_when_lambda_exceeds_lambda_max(device, sparse_problem, float64_or_skip):
+    dtype = float64_or_skip(device, torch.float64)
+    y, W = sparse_problem(5, 10, 30, seed=23, device=device, dtype=dtype)
+    lam_max = float((2 * y @ W).abs().max())
+    for lam in (lam_max, 2 * lam_max):
+        out = lasso(y, W, lam, trace=True)
+        assert out.n_iter == 0 and out.trace.shape == (1, 5)
+        assert bool((out.z == 0).all())
+
+
+def test_lasso_batch_mixing_converged_and_unconverged_samples(sparse_problem, monkeypatch):
+    """Per-sample stopping: a sample accepted early keeps its code while the others go on, and
+    every code is the one the sample gets alone."""
+    monkeypatch.setattr(solvers, "_NEWTON", 0)  # the zero codes pass the first check, the others need FISTA
+    y, W = sparse_problem(6, 20, 40, seed=24)
+    lam = 0.5
+    y[::2] *= lam / float((2 * y[::2] @ W).abs().max()) / 2  # λ ≥ λ_max: zero codes for even rows
+    out = lasso(y, W, lam, first=5, trace=True)
+    assert out.n_iter > 0 and out.trace.shape[0] >= 2
+    assert bool((out.z[::2] == 0).all()) and bool((out.z[1::2] != 0).any(1).all())
+    torch.testing.assert_close(out.trace[:, ::2], out.trace[:1, ::2].expand(out.trace.shape[0], -1))
+    z_ref = sklearn_codes(y, W, lam)
+    assert float(relative_gap(y[1::2], W, out.z[1::2], lam, z_ref[1::2]).max()) <= 1e-6
+    for i in (1, 3):
+        alone = lasso(y[i:i + 1], W, lam, first=5).z
+        torch.testing.assert_close(alone[0], out.z[i], rtol=0, atol=1e-10)
+
+
+def test_lasso_in_float32(device, sparse_problem):
+    y, W = sparse_problem(6, 20, 40, seed=25, device=device, dtype=torch.float32)
+    lam = 0.3
+    out = lasso(y, W, lam)
+    assert out.z.dtype == torch.float32 and out.z.device == y.device
+    assert float(relative_gap(y, W, out.z, lam, sklearn_codes(y, W, lam)).max()) <= 1e-6
+
+
+def test_lasso_stops_at_max_iter_when_the_optimum_is_not_unique(sparse_problem):
+    """λ = 0 with more atoms than rows: no support has an invertible Gram block; FISTA's last point."""
+    y, W = sparse_problem(3, 5, 12, seed=26)
+    out = lasso(y, W, 0.0, max_iter=300)
+    assert out.n_iter == 300 and bool(torch.isfinite(out.z).all())
+    assert float(energy64(y, W, out.z, 0.0).max()) < 1e-3 * float(y.pow(2).sum(1).min())
+
+
+def test_lasso_rejects_bad_input():
+    y, W = torch.ones(2, 4), torch.ones(4, 3)
+    with pytest.raises(ValueError, match=r"'y'.*2-D"):
+        lasso(torch.ones(4), W, 0.1)
+    with pytest.raises(ValueError, match=r"'y' and 'W'.*n = 4"):
+        lasso(torch.ones(2, 5), W, 0.1)
+    with pytest.raises(ValueError, match="'lam'.*>= 0"):
+        lasso(y, W, -0.1)
+    W0 = W.clone()
+    W0[:, 1] = 0
+    with pytest.raises(ValueError, match="'W': expected non-zero columns.*column 1"):
+        lasso(y, W0, 0.1)
+    with pytest.raises(ValueError, match=r"'z0'.*\(2, 3\)"):
+        lasso(y, W, 0.1, z0=torch.zeros(2, 4))
+    with pytest.raises(ValueError, match="'y' and 'W'.*float32.*float64"):
+        lasso(y, W.double(), 0.1)
+    for bad in ({"max_iter": 0}, {"kkt_tol": -1e-9}, {"first": 0}, {"trace": "yes"}):
+        with pytest.raises(InvalidArgumentError, match=f"argument '{next(iter(bad))}': expected "):
+            lasso(y, W, 0.1, **bad)
