@@ -211,7 +211,8 @@ class LatentEnergy(nn.Module):
             y: observations, (B, n).
             x: inputs of the predictor, (B, ...), or ``None``.
             z0: starting latents, (B, m), or (R, B, m) to start R times per sample and
-                keep the best (for non-convex decoders). Default: zeros.
+                keep the best (for non-convex decoders), on y's device; a wider dtype than
+                y's (float64 starts for float32 data) is kept for the latents. Default: zeros.
             max_iter: maximum number of iterations (>= 1).
             ftol: stop when no sample's energy fell by more than ``ftol`` in one
                 iteration, relative to the energy (absolute for energies below 1); 0 stops
@@ -240,7 +241,7 @@ class LatentEnergy(nn.Module):
         check.tensor("z0", z0, ndim=(2, 3), shape_doc=f"(B, {m}) or (R, B, {m})")
         check.require(z0.shape[-2:] == (B, m), "z0", f"shape ({B}, {m}) or (R, {B}, {m})",
                       f"shape {tuple(z0.shape)}")
-        check.same_device_dtype("z0", z0, "y", y)
+        check.require(z0.device == y.device, "z0' and 'y", "the same device", f"{z0.device} and {y.device}")
         return z0.unsqueeze(0) if z0.dim() == 2 else z0
 
     def _free_energy(self, y: Tensor, h: Tensor | None, z0: Tensor, *, max_iter: int, ftol: float,
