@@ -41,10 +41,12 @@ import math
 from collections.abc import Callable
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.nn import functional
 
+from . import _lars
 from . import _validate as check
 
 __all__ = ["SparseCode", "fista", "ista", "iterations_to", "lasso", "lipschitz", "shrink"]
@@ -194,61 +196,77 @@ def fista(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None = None, max_ite
                   trace=trace)
 
 
-def lasso(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None = None, max_iter: int = 20000,
-          kkt_tol: float = 1e-9, first: int = 10, trace: bool = False) -> SparseCode:
+def lasso(y: Tensor, W: Tensor, lam: float, *, method: str = "auto", z0: Tensor | None = None,
+          max_iter: int = 20000, kkt_tol: float = 1e-9, first: int = 10, trace: bool = False
+          ) -> SparseCode:
     r"""The exact minimiser of E(z, y) = ‖y − W z‖² + λ‖z‖₁ for every sample of a batch.
 
-    How it chooses, per sample. A support S (the atoms in use) and its signs s determine the
-    optimum in closed form,
+    A support S (the atoms in use) and its signs s determine the optimum in closed form,
 
     .. math::  z_S = (W_S^\top W_S)^{-1} \bigl(W_S^\top y - \tfrac{\lambda}{2} s_S\bigr),
                \qquad z_j = 0 \text{ off } S,
 
-    solved for all samples at once by a batched Cholesky factorisation of the active Gram
-    blocks (samples grouped by support size). Such a candidate is accepted only when it
-    satisfies the optimality (KKT) conditions: every active z_j has the sign s_j, and the
-    correlations g = 2 W^\top(y − W z) satisfy g_j = λ s_j on S and |g_j| ≤ λ off S, both
-    to ``kkt_tol`` · λ_max, λ_max = ‖2 W^\top y‖_∞ being the sample's smallest λ whose code
-    is 0. A rejected candidate is corrected up to 16 times, as an active-set method does:
-    the atoms whose sign came out wrong leave S, the inactive atoms that violate
-    |g_j| ≤ λ most join it with the sign of g_j (at most max(4, |S|/4) at a time), and the
-    code is solved again. The first check starts from the support of ``z0``: from zeros,
-    a sample with λ ≥ λ_max is accepted at once (z = 0) and the corrections grow a sparse
-    code's support greedily, often to the optimum without any iteration. The samples still
-    rejected then run FISTA (:func:`fista`) from their current point (warm start, the lower
-    energy of the candidate and the previous point) for ``first`` iterations, then twice as
-    many each round; after each round the samples whose signs changed at most once in 16
-    since the previous round are checked again. A sample leaves the batch as soon as its
-    code is accepted, so converged codes stop costing. The Gram matrix, the solves and the
-    checks are computed in float64 (float32 on a device without it), then the codes are
-    cast to y's dtype.
+    and a code is returned as exact only when it satisfies the optimality (KKT) conditions:
+    every active z_j has the sign s_j, and the correlations g = 2 W^\top(y − W z) satisfy
+    g_j = λ s_j on S and |g_j| ≤ λ off S, both to ``kkt_tol`` · λ_max, λ_max = ‖2 W^\top y‖_∞
+    being the sample's smallest λ whose code is 0. Two methods find the support:
 
-    A sample still rejected after ``max_iter`` FISTA iterations keeps FISTA's last iterate
-    (this happens when the optimum is not unique, e.g. λ = 0 with more atoms than rows).
+    * ``"homotopy"`` (LARS-lasso; Osborne et al. 2000, Efron et al. 2004), on the CPU,
+      compiled with numba, each sample on its own, the samples spread over torch's threads:
+      from z = 0 at λ_max it follows the minimiser as λ comes down, one atom joining or
+      leaving the support at a time, updating the Cholesky factor of W_SᵀW_S instead of
+      recomputing it. Its cost grows with the size of the supports along the path, not
+      with the conditioning of W: what a first-order method pays for coherent atoms. The
+      first call of a process compiles it (a few seconds; the result is cached on disk).
+    * ``"active-set"``, batched, on any device: the support of ``z0`` is checked first and
+      corrected up to 16 times, as an active-set method does (atoms of the wrong sign
+      leave S; the inactive atoms that violate |g_j| ≤ λ most join it, at most
+      max(4, |S|/4) at a time; a batched Cholesky factorisation of W_SᵀW_S solves each
+      candidate); the samples still rejected run FISTA (:func:`fista`) from their current
+      point for ``first`` iterations, then twice as many each round, and are checked again
+      when their signs have settled. A sample leaves the batch once accepted.
+    * ``"auto"`` (default) takes the homotopy when y is on the CPU and numba is installed,
+      else the active set. A sample the homotopy rejects (a numerically singular W_SᵀW_S,
+      which happens when the optimum is not unique) continues with the active set from
+      the homotopy's point.
+
+    The Gram matrix, the solves and the checks are computed in float64 (float32 on a
+    device without it), then the codes are cast to y's dtype. A sample still rejected
+    after ``max_iter`` FISTA iterations keeps FISTA's last iterate (this happens when the
+    optimum is not unique, e.g. λ = 0 with more atoms than rows).
 
     Args:
         y: observations, (B, n).
         W: the dictionary W_d, (n, m); its columns are the atoms and must be non-zero.
         lam: λ >= 0.
-        z0: warm start, (B, m); default zeros. Its support is checked first.
+        method: ``"auto"``, ``"homotopy"`` or ``"active-set"`` (see above).
+        z0: start of the active set, (B, m); default zeros. The homotopy always starts
+            from 0 at λ_max.
         max_iter: maximum number of FISTA iterations for a sample (>= 1).
         kkt_tol: tolerance of the optimality conditions, relative to λ_max (>= 0); the
             default 1e-9 accepts only exact solutions up to rounding.
-        first: FISTA iterations of the first round (>= 1); each later round doubles it.
+        first: FISTA iterations of the active set's first round (>= 1); each later round
+            doubles it.
         trace: record the energy of every sample after every check (False by default).
 
     Returns:
         A :class:`SparseCode` ``(z, trace, n_iter)``: the codes, (B, m), detached (no
         gradient flows through this solver); the energies of every sample after each check,
-        (R, B), the first row being the check of the start, a sample keeping its energy once
-        accepted, or None with ``trace=False`` (default); and the number of FISTA iterations
-        done for the slowest sample (0 when the first check accepted every code).
+        (R, B) (the first row: the homotopy's codes, or the active set's start), a sample
+        keeping its energy once accepted, or None with ``trace=False`` (default); and the
+        number of FISTA iterations done for the slowest sample (0 when no sample needed one,
+        always the case when the homotopy accepts every code).
     """
     lam, max_iter, _, _ = _check_problem(y, W, lam, z0, max_iter, 0.0, None)
+    check.choice("method", method, ("auto", "homotopy", "active-set"))
     kkt_tol = check.nonnegative("kkt_tol", kkt_tol)
     first = check.positive_int("first", first)
     trace = check.flag("trace", trace)
-    return _lasso(y, W, lam, z0=z0, max_iter=max_iter, kkt_tol=kkt_tol, first=first, trace=trace)
+    if method == "homotopy":
+        check.require(_lars.AVAILABLE, "method", "'auto' or 'active-set' (the homotopy needs numba, "
+                      "which is not installed)", "'homotopy'")
+    return _lasso(y, W, lam, method=method, z0=z0, max_iter=max_iter, kkt_tol=kkt_tol, first=first,
+                  trace=trace)
 
 
 def iterations_to(trace: Tensor, E_star: Tensor | float, gap: float) -> int | None:
@@ -469,9 +487,38 @@ _GROW = 4  # a correction adds at most max(4, k // _GROW) atoms to a support of 
 _NEWTON = 16  # active-set corrections of a rejected support per check
 
 
-def _lasso(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None = None, max_iter: int,
-           kkt_tol: float = 1e-9, first: int = 10, trace: bool = False) -> SparseCode:
+def _lasso(y: Tensor, W: Tensor, lam: float, *, method: str = "auto", z0: Tensor | None = None,
+           max_iter: int, kkt_tol: float = 1e-9, first: int = 10, trace: bool = False) -> SparseCode:
     """:func:`lasso` with unchecked arguments."""
+    if method == "auto":
+        method = "homotopy" if y.device.type == "cpu" and _lars.AVAILABLE else "active-set"
+    if method == "active-set":
+        return _active_set(y, W, lam, z0=z0, max_iter=max_iter, kkt_tol=kkt_tol, first=first, trace=trace)
+    y, W = y.detach(), W.detach()
+    W64 = W.to("cpu", torch.float64)
+    G = (W64.T @ W64).numpy()
+    b = (y.to("cpu", torch.float64) @ W64).numpy()
+    slack = kkt_tol * np.abs(b).max(1)  # the conditions in the ½ convention: c = g / 2
+    z, ok, _ = _lars.lars(G, b, lam / 2, slack, 8 * W.shape[1] + 16, min(W.shape),
+                          torch.get_num_threads())
+    z = torch.from_numpy(z).to(y.device, y.dtype)
+    rows = [_energy_gram(y, torch.from_numpy(G).to(y.device), torch.from_numpy(b).to(y.device),
+                         z.to(torch.float64), lam).to(y.dtype)] if trace else []
+    rejected = torch.from_numpy(~ok).nonzero()[:, 0].to(y.device)
+    n_iter = 0
+    if len(rejected):
+        rest = _active_set(y[rejected], W, lam, z0=z[rejected], max_iter=max_iter, kkt_tol=kkt_tol,
+                           first=first, trace=trace)
+        z[rejected] = rest.z
+        n_iter = rest.n_iter
+        for row in rest.trace[1:] if trace else ():
+            rows.append(rows[-1].clone().index_copy_(0, rejected, row))
+    return SparseCode(z, torch.stack(rows) if trace else None, n_iter)
+
+
+def _active_set(y: Tensor, W: Tensor, lam: float, *, z0: Tensor | None = None, max_iter: int,
+                kkt_tol: float = 1e-9, first: int = 10, trace: bool = False) -> SparseCode:
+    """:func:`lasso`'s batched active-set method, arguments unchecked."""
     B, _ = y.shape
     m = W.shape[1]
     y, W = y.detach(), W.detach()

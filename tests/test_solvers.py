@@ -597,12 +597,13 @@ def kkt_violation(y, W, z, lam):
     return float((torch.maximum(off, on) / (2 * (y @ W).abs().amax(1))).max())
 
 
+@pytest.mark.parametrize("method", ["auto", "homotopy", "active-set"])
 @pytest.mark.parametrize(("B", "n", "m", "lam"), [(6, 20, 12, 0.3), (6, 20, 40, 0.1), (6, 20, 40, 0.6),
                                                   (8, 16, 64, 1.0), (5, 30, 90, 0.05)])
-def test_lasso_reaches_the_sklearn_optimum(device, B, n, m, lam, sparse_problem, float64_or_skip):
+def test_lasso_reaches_the_sklearn_optimum(device, B, n, m, lam, method, sparse_problem, float64_or_skip):
     float64_or_skip(device, torch.float64)
     y, W = sparse_problem(B, n, m, seed=20 + m, device=device)
-    out = lasso(y, W, lam)
+    out = lasso(y, W, lam, method=method)
     assert isinstance(out, SparseCode) and out.z.shape == (B, m) and out.trace is None
     assert out.z.device == y.device and out.z.dtype == torch.float64
     gap = relative_gap(y, W, out.z, lam, sklearn_codes(y, W, lam))
@@ -615,7 +616,7 @@ def test_lasso_accepts_a_correct_support_at_once(sparse_problem):
     y, W = sparse_problem(6, 20, 40, seed=21)
     lam = 0.4
     z_ref = sklearn_codes(y, W, lam)
-    out = lasso(y, W, lam, z0=0.5 * z_ref, trace=True)
+    out = lasso(y, W, lam, method="active-set", z0=0.5 * z_ref, trace=True)
     assert out.n_iter == 0 and out.trace.shape == (1, 6)
     torch.testing.assert_close(out.z, z_ref, rtol=0, atol=1e-8)
     torch.testing.assert_close(out.trace[0], energy64(y, W, out.z, lam))
@@ -628,21 +629,23 @@ def test_lasso_corrects_a_wrong_support(sparse_problem, monkeypatch):
     lam = 0.4
     z_ref = sklearn_codes(y, W, lam)
     wrong = -z_ref + 0.1 * (z_ref == 0)  # every sign wrong, every inactive atom active
-    out = lasso(y, W, lam, z0=wrong, trace=True)
+    out = lasso(y, W, lam, method="active-set", z0=wrong, trace=True)
     assert float(relative_gap(y, W, out.z, lam, z_ref).max()) <= 1e-6
     monkeypatch.setattr(solvers, "_NEWTON", 0)
-    out = lasso(y, W, lam, z0=wrong, first=5, trace=True)
+    out = lasso(y, W, lam, method="active-set", z0=wrong, first=5, trace=True)
     assert out.n_iter > 0 and out.trace.shape[0] >= 2
     assert float(relative_gap(y, W, out.z, lam, z_ref).max()) <= 1e-6
     assert kkt_violation(y, W, out.z, lam) <= 1e-9
 
 
-def test_lasso_gives_zero_codes_when_lambda_exceeds_lambda_max(device, sparse_problem, float64_or_skip):
+@pytest.mark.parametrize("method", ["homotopy", "active-set"])
+def test_lasso_gives_zero_codes_when_lambda_exceeds_lambda_max(device, method, sparse_problem,
+                                                                float64_or_skip):
     dtype = float64_or_skip(device, torch.float64)
     y, W = sparse_problem(5, 10, 30, seed=23, device=device, dtype=dtype)
     lam_max = float((2 * y @ W).abs().max())
     for lam in (lam_max, 2 * lam_max):
-        out = lasso(y, W, lam, trace=True)
+        out = lasso(y, W, lam, method=method, trace=True)
         assert out.n_iter == 0 and out.trace.shape == (1, 5)
         assert bool((out.z == 0).all())
 
@@ -654,29 +657,35 @@ def test_lasso_batch_mixing_converged_and_unconverged_samples(sparse_problem, mo
     y, W = sparse_problem(6, 20, 40, seed=24)
     lam = 0.5
     y[::2] *= lam / float((2 * y[::2] @ W).abs().max()) / 2  # λ ≥ λ_max: zero codes for even rows
-    out = lasso(y, W, lam, first=5, trace=True)
+    out = lasso(y, W, lam, method="active-set", first=5, trace=True)
     assert out.n_iter > 0 and out.trace.shape[0] >= 2
     assert bool((out.z[::2] == 0).all()) and bool((out.z[1::2] != 0).any(1).all())
     torch.testing.assert_close(out.trace[:, ::2], out.trace[:1, ::2].expand(out.trace.shape[0], -1))
     z_ref = sklearn_codes(y, W, lam)
     assert float(relative_gap(y[1::2], W, out.z[1::2], lam, z_ref[1::2]).max()) <= 1e-6
     for i in (1, 3):
-        alone = lasso(y[i:i + 1], W, lam, first=5).z
+        alone = lasso(y[i:i + 1], W, lam, method="active-set", first=5).z
         torch.testing.assert_close(alone[0], out.z[i], rtol=0, atol=1e-10)
 
 
-def test_lasso_in_float32(device, sparse_problem):
+@pytest.mark.parametrize("method", ["homotopy", "active-set"])
+def test_lasso_in_float32(device, method, sparse_problem):
     y, W = sparse_problem(6, 20, 40, seed=25, device=device, dtype=torch.float32)
     lam = 0.3
-    out = lasso(y, W, lam)
+    out = lasso(y, W, lam, method=method)
     assert out.z.dtype == torch.float32 and out.z.device == y.device
     assert float(relative_gap(y, W, out.z, lam, sklearn_codes(y, W, lam)).max()) <= 1e-6
 
 
-def test_lasso_stops_at_max_iter_when_the_optimum_is_not_unique(sparse_problem):
-    """λ = 0 with more atoms than rows: no support has an invertible Gram block; FISTA's last point."""
+def test_lasso_at_lambda_zero_with_more_atoms_than_rows(sparse_problem):
+    """λ = 0, more atoms than rows: the optimum is not unique. The homotopy ends on a basic
+    minimiser (y reconstructed by at most n atoms, exactly); the active set finds no support with an
+    invertible Gram block and stops at max_iter with FISTA's last point."""
     y, W = sparse_problem(3, 5, 12, seed=26)
-    out = lasso(y, W, 0.0, max_iter=300)
+    out = lasso(y, W, 0.0, method="homotopy")
+    assert out.n_iter == 0 and bool(((out.z != 0).sum(1) <= 5).all())
+    assert float(energy64(y, W, out.z, 0.0).max()) < 1e-20 * float(y.pow(2).sum(1).min())
+    out = lasso(y, W, 0.0, method="active-set", max_iter=300)
     assert out.n_iter == 300 and bool(torch.isfinite(out.z).all())
     assert float(energy64(y, W, out.z, 0.0).max()) < 1e-3 * float(y.pow(2).sum(1).min())
 
@@ -697,6 +706,66 @@ def test_lasso_rejects_bad_input():
         lasso(y, W, 0.1, z0=torch.zeros(2, 4))
     with pytest.raises(ValueError, match="'y' and 'W'.*float32.*float64"):
         lasso(y, W.double(), 0.1)
-    for bad in ({"max_iter": 0}, {"kkt_tol": -1e-9}, {"first": 0}, {"trace": "yes"}):
+    for bad in ({"max_iter": 0}, {"kkt_tol": -1e-9}, {"first": 0}, {"trace": "yes"}, {"method": "lars"}):
         with pytest.raises(InvalidArgumentError, match=f"argument '{next(iter(bad))}': expected "):
             lasso(y, W, 0.1, **bad)
+
+
+def test_homotopy_follows_departures_and_stays_exact(sparse_problem):
+    """On a coherent dictionary the path has departures (more events than atoms in the final
+    support); the factor is updated through them, and the codes are still optimal."""
+    from ebmlib import _lars
+
+    y, W = sparse_problem(40, 20, 60, seed=27)
+    W = W + 0.8 * W[:, :1]  # every atom leans on the first: strongly correlated atoms
+    W = W / W.norm(dim=0)
+    lam = 0.02
+    G, b = (W.T @ W).numpy(), (y @ W).numpy()
+    z, ok, events = _lars.lars(G, b, lam / 2, 1e-9 * np.abs(b).max(1), 1000, 20, 1)
+    assert ok.all()
+    assert (events > (z != 0).sum(1)).any()  # some atom left the support on the way
+    z = torch.from_numpy(z)
+    assert kkt_violation(y, W, z, lam) <= 1e-9
+    assert float(relative_gap(y, W, z, lam, sklearn_codes(y, W, lam)).max()) <= 1e-6
+    torch.testing.assert_close(lasso(y, W, lam).z, z, rtol=0, atol=0)  # what lasso returns on the CPU
+    # the final check is real: with no slack at all, rounding rejects codes; with 1 step, no code ends
+    assert not _lars.lars(G, b, lam / 2, np.zeros(40), 1000, 20, 1)[1].all()
+    assert not _lars.lars(G, b, lam / 2, 1e-9 * np.abs(b).max(1), 1, 20, 1)[1].any()
+
+
+def test_homotopy_hands_rejected_samples_to_the_active_set(sparse_problem, monkeypatch):
+    """A sample the homotopy rejects continues with the active set from the homotopy's point; the
+    others keep their codes, and the trace records both."""
+    from ebmlib import _lars
+
+    y, W = sparse_problem(6, 20, 40, seed=28)
+    lam = 0.3
+    real = _lars.lars
+
+    def reject_odd(*args):
+        z, ok, events = real(*args)
+        z[1::2] *= -1  # a wrong point, and rejected
+        ok[1::2] = False
+        return z, ok, events
+
+    monkeypatch.setattr(_lars, "lars", reject_odd)
+    out = lasso(y, W, lam, method="homotopy", trace=True)
+    z_ref = sklearn_codes(y, W, lam)
+    assert float(relative_gap(y, W, out.z, lam, z_ref).max()) <= 1e-6
+    assert kkt_violation(y, W, out.z, lam) <= 1e-9
+    assert out.trace.shape[0] >= 2  # the homotopy's row, then the active set's
+    torch.testing.assert_close(out.trace[:, ::2], out.trace[:1, ::2].expand(out.trace.shape[0], -1))
+    assert bool((out.trace[0, 1::2] > out.trace[-1, 1::2]).all())
+
+
+def test_lasso_without_numba(sparse_problem, monkeypatch):
+    """Without numba, "auto" takes the active set and "homotopy" is refused by name."""
+    from ebmlib import _lars
+
+    monkeypatch.setattr(_lars, "AVAILABLE", False)
+    monkeypatch.setattr(_lars, "lars", None)  # would fail if called
+    y, W = sparse_problem(4, 20, 40, seed=29)
+    out = lasso(y, W, 0.3)
+    assert float(relative_gap(y, W, out.z, 0.3, sklearn_codes(y, W, 0.3)).max()) <= 1e-6
+    with pytest.raises(InvalidArgumentError, match="argument 'method'.*numba"):
+        lasso(y, W, 0.3, method="homotopy")
