@@ -3,7 +3,7 @@
 NYU Deep Learning, spring 2020, week 8, part 2 (Yann LeCun). One concept per module:
 
 * :mod:`ebmlib.energy`  – E(x,y,z) = C(y, Dec(Pred(x), z)) + λR(z) and the free energy
-* :mod:`ebmlib.solvers` – shrinkage, the Lipschitz constant, ISTA and FISTA
+* :mod:`ebmlib.solvers` – shrinkage, the Lipschitz constant, ISTA and FISTA, the exact lasso
 * :mod:`ebmlib.dictionary` – dictionary learning with column renormalisation
 * :mod:`ebmlib.conv`    – convolutional sparse coding and the convolutional sparse auto-encoder
 * :mod:`ebmlib.lista`   – LISTA: ISTA unrolled into a fixed number of layers and learned

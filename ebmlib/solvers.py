@@ -16,10 +16,10 @@ ISTA alternates a gradient step of size 1/L and a shrinkage :math:`h_\theta`
 the recurrence that LISTA later unrolls and learns. FISTA (Beck & Teboulle, 2009) adds
 momentum and converges in O(1/k²) instead of O(1/k).
 
-:func:`lasso` returns the exact minimiser instead: an active-set method that solves each
-code in closed form on its support (a batched Cholesky factorisation of the active Gram
-block), accepted only when the optimality conditions hold, with FISTA to find the support
-where that fails; see its docstring for how it chooses.
+:func:`lasso` returns the exact minimiser instead, each code solved in closed form on its
+support and accepted only when the optimality conditions hold: on the CPU by the homotopy
+(LARS-lasso, compiled with numba in ``ebmlib._lars``), elsewhere by a batched active-set
+method with FISTA where its corrections fail; see its docstring for how it chooses.
 
 Shapes: y is (B, n), W_d is (n, m), codes z are (B, m); energies are (B,) and the
 energy trace of a run is (T, B), T being the number of iterations done. Everything runs
