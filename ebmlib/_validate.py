@@ -62,9 +62,12 @@ def tensor(name: str, value: object, *, ndim: int | Sequence[int] | None = None,
         if value.dim() not in allowed:
             want = " or ".join(f"{d}-D" for d in allowed)
             fail(name, f"a {want} tensor{_doc(shape_doc)}", f"shape {tuple(value.shape)}")
-    if finite and not bool(torch.isfinite(value).all()):
-        bad = "NaN" if bool(torch.isnan(value).any()) else "inf"
-        fail(name, "finite values", f"a tensor containing {bad}")
+    if finite and value.numel():
+        # the extremes propagate NaN and show ±inf: one reduction, no boolean tensor
+        lo, hi = (float(v) for v in torch.aminmax(value.detach()))
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            bad = "NaN" if math.isnan(lo) or math.isnan(hi) else "inf"
+            fail(name, "finite values", f"a tensor containing {bad}")
     return value
 
 

@@ -356,7 +356,7 @@ def _check_problem(y: Tensor, W: Tensor, lam: float, z0: Tensor | None, max_iter
 def _check_nonzero_columns(name: str, W: Tensor) -> None:
     """A dictionary (n, m) with at least one column (atom) and no column all zeros."""
     check.require(W.shape[1] > 0, name, "at least one column (atom)", f"shape {tuple(W.shape)}")
-    zero = (W.detach() == 0).all(0).nonzero()
+    zero = (W.detach().abs().amax(0) == 0).nonzero()
     if len(zero):
         check.fail(name, "non-zero columns (normalise the dictionary's columns)",
                    f"column {int(zero[0, 0])} all zeros")
