@@ -254,8 +254,9 @@ def lasso(y: Tensor, W: Tensor, lam: float, *, method: str = "auto", z0: Tensor 
         gradient flows through this solver); the energies of every sample after each check,
         (R, B) (the first row: the homotopy's codes, or the active set's start), a sample
         keeping its energy once accepted, or None with ``trace=False`` (default); and the
-        number of FISTA iterations done for the slowest sample (0 when no sample needed one,
-        always the case when the homotopy accepts every code).
+        number of iterations of the slowest sample: the homotopy's steps (each an atom
+        joining or leaving the support), the active set's FISTA iterations (0 when its
+        first checks accept every code), their sum for a sample handed from one to the other.
     """
     lam, max_iter, _, _ = _check_problem(y, W, lam, z0, max_iter, 0.0, None)
     check.choice("method", method, ("auto", "homotopy", "active-set"))
@@ -499,18 +500,18 @@ def _lasso(y: Tensor, W: Tensor, lam: float, *, method: str = "auto", z0: Tensor
     G = (W64.T @ W64).numpy()
     b = (y.to("cpu", torch.float64) @ W64).numpy()
     slack = kkt_tol * np.abs(b).max(1)  # the conditions in the ½ convention: c = g / 2
-    z, ok, _ = _lars.lars(G, b, lam / 2, slack, 8 * W.shape[1] + 16, min(W.shape),
-                          torch.get_num_threads())
+    z, ok, steps = _lars.lars(G, b, lam / 2, slack, 8 * W.shape[1] + 16, min(W.shape),
+                              torch.get_num_threads())
     z = torch.from_numpy(z).to(y.device, y.dtype)
     rows = [_energy_gram(y, torch.from_numpy(G).to(y.device), torch.from_numpy(b).to(y.device),
                          z.to(torch.float64), lam).to(y.dtype)] if trace else []
     rejected = torch.from_numpy(~ok).nonzero()[:, 0].to(y.device)
-    n_iter = 0
+    n_iter = int(steps.max()) if len(steps) else 0
     if len(rejected):
         rest = _active_set(y[rejected], W, lam, z0=z[rejected], max_iter=max_iter, kkt_tol=kkt_tol,
                            first=first, trace=trace)
         z[rejected] = rest.z
-        n_iter = rest.n_iter
+        n_iter += rest.n_iter
         for row in rest.trace[1:] if trace else ():
             rows.append(rows[-1].clone().index_copy_(0, rejected, row))
     return SparseCode(z, torch.stack(rows) if trace else None, n_iter)
