@@ -19,9 +19,10 @@ to encode 1,000 digits at equal error (best of ``--repeats``): FISTA runs the sm
 number of iterations that reaches LISTA's error (codes only, ``trace=False``). Goal: LISTA
 at least 10× faster.
 
-Synthetic (Chen et al. 2018, Liu et al. 2019): A (250, 500), A_ij ~ N(0, 1/250), columns
-normalised; x has a Bernoulli(0.1) support with N(0, 1) values; y = A x, noiseless or with
-white Gaussian noise at 40 dB SNR (‖noise‖² = ‖Ax‖²·10⁻⁴ on average); 16 layers;
+Synthetic (Chen et al. 2018, Liu et al. 2019; drawn by ``ebmlib.lista.synthetic_problem``):
+A (250, 500), A_ij ~ N(0, 1/250), columns normalised; x has a Bernoulli(0.1) support with
+N(0, 1) values; y = A x, noiseless or with white Gaussian noise at 40 dB SNR
+(‖noise‖² = ‖Ax‖²·10⁻⁴ on average); 16 layers;
 NMSE = 10 log10(Σ‖x̂ − x‖² / Σ‖x‖²) on 1,000 held-out samples. Convention: those papers
 minimise ½‖y − A x‖² + λ'‖x‖₁ with λ' = 0.1; multiplied by 2 this is our ‖y − A x‖² + λ‖x‖₁
 with λ = 2λ' = 0.2 (same minimiser, same ISTA iterates: our L is 2σ_max², theirs σ_max², and
@@ -60,7 +61,7 @@ from common import (
     threads_line,
 )
 
-from ebmlib.lista import LISTA, relative_error, train_lista
+from ebmlib.lista import LISTA, relative_error, synthetic_problem, train_lista
 from ebmlib.solvers import fista, ista
 
 DEPTHS = (1, 2, 4, 8, 16)
@@ -175,17 +176,12 @@ PUBLISHED_40DB = {"ALISTA": -39.1}  # josauder/na-alista's logs (issue 16); AGLI
 def synthetic(device: torch.device, quick: bool, steps: tuple[int, int], methods: list[str],
               snrs: list[float]) -> None:
     n, m, layers, p = 250, 500, 16, 0.1
-    gen = torch.Generator().manual_seed(0)
-    A = torch.randn(n, m, generator=gen) / math.sqrt(n)
-    A = (A / A.norm(dim=0)).to(device)
+    A = synthetic_problem(n, m, 1, p=p, seed=0)[0].to(device)
 
     def sample(B: int, g: torch.Generator, snr: float) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.randn(B, m, generator=g) * (torch.rand(B, m, generator=g) < p)
-        y = x @ A.cpu().T
-        if math.isfinite(snr):  # white noise at the given SNR, ‖noise‖² = ‖Ax‖² 10^(−SNR/10) on average
-            sigma = math.sqrt(float(y.pow(2).mean()) * 10 ** (-snr / 10))
-            y = y + sigma * torch.randn(y.shape, generator=g)
-        return y.to(device), x.to(device)
+        """B fresh (y, x) for A from the stream g; white noise at the given SNR unless it is inf."""
+        _, y, x = synthetic_problem(n, m, B, p=p, snr_db=snr if math.isfinite(snr) else None, A=A, seed=g)
+        return y, x
 
     lam = 0.2  # = 2 × 0.1 in the ½‖y − A x‖² + 0.1‖x‖₁ convention of the papers
     scale = 0.05 if quick else 1.0

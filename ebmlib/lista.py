@@ -27,6 +27,9 @@ those papers) as a fixed buffer ``A`` and learn around it:
   threshold θ_k per layer are learned: z ← h^ss_θk(z − γ_k W̃ᵀ(W_d z − y)), with support
   selection as in ``"cpss"``.
 
+:func:`synthetic_problem` draws the compressed-sensing problem on which those papers
+measure the variants (a random dictionary, Bernoulli-Gaussian codes, y = W_d z).
+
 Shapes: a batch y is (B, n), the training data Y (N, n), codes z are (B, m); W_e is
 (n, m) (so that W_eᵀy is ``y @ W_e`` for row samples), S is (m, m) and θ is (m,), one
 threshold per component; untied parameters get a leading dimension K. Everything
@@ -37,6 +40,7 @@ given ``device``, and moves with ``.to(device)``.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -50,7 +54,7 @@ from ._training import History, Run
 from .energy import _sparse_coding_energy
 from .solvers import _lipschitz, _shrink
 
-__all__ = ["LISTA", "analytic_weight", "relative_error", "train_lista"]
+__all__ = ["LISTA", "analytic_weight", "relative_error", "synthetic_problem", "train_lista"]
 
 LOSSES = ("code", "energy")
 VARIANTS = ("lista", "cp", "cpss", "alista")
@@ -80,6 +84,57 @@ def relative_error(z: Tensor, z_star: Tensor) -> float:
 def _relative_error(z: Tensor, z_star: Tensor) -> float:
     z, z_star = z.detach().double(), z_star.detach().to(z.device).double()
     return float((z - z_star).pow(2).sum() / z_star.pow(2).sum().clamp(min=1e-300))
+
+
+def synthetic_problem(n: int, m: int, batch: int, *, p: float = 0.1, snr_db: float | None = None,
+                      A: Tensor | None = None, seed: int | torch.Generator = 0
+                      ) -> tuple[Tensor, Tensor, Tensor]:
+    """The compressed-sensing problem of Chen et al. (2018) and Liu et al. (2019): (A, y, z).
+
+    The dictionary (their A, our W_d) has entries A_ij ~ N(0, 1/n) and its columns are then
+    normalised to unit norm. Each true code z has a Bernoulli(p) support with N(0, 1)
+    values, and y = A z, noiseless or with white Gaussian noise of variance σ² = mean(y²) ·
+    10^(−snr_db/10) (the mean over the batch), i.e. ‖noise‖² = ‖A z‖² · 10^(−snr_db/10) on
+    average. Their papers use n = 250, m = 500, p = 0.1.
+
+    The random draws come from one generator, in this order: A (when not given), the
+    values of z, its support, the noise. Pass a ``torch.Generator`` as ``seed`` to draw
+    fresh batches for the same A from one stream (as a training loop does).
+
+    Args:
+        n: size of an observation y (the number of measurements).
+        m: size of a code z (the number of atoms), usually m > n.
+        batch: the number of samples B.
+        p: the probability that an entry of z is non-zero, in [0, 1].
+        snr_db: the signal-to-noise ratio in dB; None: noiseless.
+        A: the dictionary (n, m) to use instead of drawing one; its device and dtype
+            become those of y and z (the draws are made on the CPU, then moved).
+        seed: an integer or a ``torch.Generator``.
+
+    Returns:
+        A (n, m), y (B, n) and the true codes z (B, m); drawn A has torch's default dtype
+        and is on the CPU.
+    """
+    n, m, batch = (check.positive_int(name, value)
+                   for name, value in (("n", n), ("m", m), ("batch", batch)))
+    p = check.interval("p", p, 0, 1)
+    if snr_db is not None:
+        snr_db = check.real("snr_db", snr_db)
+    if A is not None:
+        check.tensor("A", A, ndim=2, shape_doc=f"({n}, {m})")
+        check.shape("A", A, (n, m))
+    g = check.generator("seed", seed)
+    if A is None:
+        A = torch.randn(n, m, generator=g) / math.sqrt(n)
+        A = A / A.norm(dim=0)
+    A_cpu = A.detach().cpu()
+    z = torch.randn(batch, m, generator=g, dtype=A.dtype) * (
+        torch.rand(batch, m, generator=g, dtype=A.dtype) < p)
+    y = z @ A_cpu.T
+    if snr_db is not None:
+        sigma = math.sqrt(float(y.pow(2).mean()) * 10 ** (-snr_db / 10))
+        y = y + sigma * torch.randn(y.shape, generator=g, dtype=A.dtype)
+    return A, y.to(A.device), z.to(A.device)
 
 
 def analytic_weight(W: Tensor) -> Tensor:

@@ -8,7 +8,7 @@ import torch
 
 from ebmlib import History, InvalidArgumentError
 from ebmlib.energy import sparse_coding_energy
-from ebmlib.lista import LISTA, analytic_weight, relative_error, train_lista
+from ebmlib.lista import LISTA, analytic_weight, relative_error, synthetic_problem, train_lista
 from ebmlib.solvers import fista, ista, lipschitz, shrink
 
 
@@ -331,6 +331,57 @@ def test_each_variant_trains_on_true_codes(variant):
     assert history.step == [0, 50, 100, 150] and history.val[-1] == pytest.approx(after)
     assert after < 0.5 * before, (variant, before, after)
     assert torch.equal(model.A, A)  # the dictionary is not trained
+
+
+def test_synthetic_problem_draws_the_papers_compressed_sensing_problem():
+    n, m, B, p = 50, 100, 4000, 0.1
+    A, y, z = synthetic_problem(n, m, B, p=p, seed=3)
+    assert A.shape == (n, m) and y.shape == (B, n) and z.shape == (B, m)
+    assert A.dtype == y.dtype == z.dtype == torch.get_default_dtype() and A.device.type == "cpu"
+    assert torch.allclose(A.norm(dim=0), torch.ones(m), atol=1e-6)  # unit atoms
+    assert abs(float(A.pow(2).mean()) * n - 1) < 1e-5  # every entry ~ 1/sqrt(n) in size
+    assert abs(float(A.mean())) < 3 / math.sqrt(n * m)  # centred (N(0, 1/n) before normalising)
+    assert torch.allclose(y, z @ A.T, atol=1e-5)  # noiseless: y = A z
+    support = z != 0
+    assert abs(float(support.float().mean()) - p) < 0.005  # Bernoulli(p)
+    values = z[support]
+    assert abs(float(values.mean())) < 0.03 and abs(float(values.std()) - 1) < 0.03  # N(0, 1)
+    again = synthetic_problem(n, m, B, p=p, seed=3)
+    assert all(torch.equal(a, b) for a, b in zip((A, y, z), again, strict=True))
+    assert not torch.equal(synthetic_problem(n, m, B, p=p, seed=4)[0], A)
+    assert int((synthetic_problem(n, m, 10, p=0, seed=3)[2] != 0).sum()) == 0
+
+
+def test_synthetic_problem_with_a_given_dictionary_noise_and_a_stream(device, float64_or_skip):
+    dtype = float64_or_skip(device)
+    A = synthetic_problem(30, 60, 1, seed=0)[0].to(device, dtype)
+    g = torch.Generator().manual_seed(5)
+    A_1, y_1, z_1 = synthetic_problem(30, 60, 3000, A=A, seed=g)
+    assert A_1 is A and y_1.device.type == z_1.device.type == device.type and y_1.dtype == dtype
+    assert torch.allclose(y_1, z_1 @ A.T, atol=1e-12)
+    _, _, z_2 = synthetic_problem(30, 60, 3000, A=A, seed=g)  # the stream goes on: a fresh batch
+    assert not torch.equal(z_1, z_2)
+    _, y_n, z_n = synthetic_problem(30, 60, 3000, A=A, snr_db=20, seed=6)
+    clean = z_n @ A.T
+    snr = 10 * math.log10(float(clean.pow(2).sum() / (y_n - clean).pow(2).sum()))
+    assert abs(snr - 20) < 0.2, snr
+    assert torch.equal(synthetic_problem(30, 60, 3000, A=A, seed=6)[2], z_n)  # noise is drawn last
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n": 0}, "argument 'n': expected an integer >= 1"),
+    ({"batch": 2.5}, "argument 'batch'"),
+    ({"p": 1.5}, "argument 'p': expected a number in [0, 1]"),
+    ({"snr_db": float("inf")}, "argument 'snr_db': expected a finite number"),
+    ({"A": torch.zeros(5, 9)}, "argument 'A': expected shape (10, 20)"),
+    ({"A": torch.zeros(10, 20, dtype=torch.int64)}, "argument 'A': expected a floating-point tensor"),
+    ({"seed": -1}, "argument 'seed'"),
+])
+def test_synthetic_problem_names_a_bad_argument(kwargs, message):
+    args = {"n": 10, "m": 20, "batch": 4, **kwargs}
+    with pytest.raises(InvalidArgumentError) as err:
+        synthetic_problem(args.pop("n"), args.pop("m"), args.pop("batch"), **args)
+    assert message in str(err.value), str(err.value)
 
 
 @pytest.mark.parametrize("variant", ["cp", "cpss", "alista"])
