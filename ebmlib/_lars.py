@@ -37,6 +37,24 @@ prange = range  # numba.prange once compiled
 _compiled = None
 
 
+def _forward(L, x, k):
+    """Solve L x' = x in place (L lower triangular, its first k rows)."""
+    for r in range(k):
+        v = x[r]
+        for q in range(r):
+            v -= L[r, q] * x[q]
+        x[r] = v / L[r, r]
+
+
+def _backward(L, x, k):
+    """Solve Lᵀ x' = x in place, along the rows of L."""
+    for r in range(k - 1, -1, -1):
+        x[r] /= L[r, r]
+        xr = x[r]
+        for q in range(r):
+            x[q] -= L[r, q] * xr
+
+
 def _solve_one(G, b, mu, slack, max_steps, kcap, z, L, act, sgn, c, a, d, u, tmp, tmp_m):
     """One sample: fills z (m,), returns (accepted, events). u holds L⁻¹ s_A (forward solve)."""
     m = b.shape[0]
@@ -84,11 +102,7 @@ def _solve_one(G, b, mu, slack, max_steps, kcap, z, L, act, sgn, c, a, d, u, tmp
         # direction: G_AA d = s_A, i.e. Lᵀ d = u (backward, along the rows of L)
         for r in range(k):
             d[r] = u[r]
-        for r in range(k - 1, -1, -1):
-            d[r] /= L[r, r]
-            dr = d[r]
-            for q in range(r):
-                d[q] -= L[r, q] * dr
+        _backward(L, d, k)
         # a = G_{:,A} d: how fast each correlation changes
         for j in range(m):
             a[j] = 0.0
@@ -155,23 +169,15 @@ def _solve_one(G, b, mu, slack, max_steps, kcap, z, L, act, sgn, c, a, d, u, tmp
                     L[r, q] = L[r + 1, q + 1] if q >= out else L[r + 1, q]
             k -= 1
             for r in range(k):  # the forward solve again, on the new factor
-                v = sgn[act[r]]
-                for q in range(r):
-                    v -= L[r, q] * u[q]
-                u[r] = v / L[r, r]
+                u[r] = sgn[act[r]]
+            _forward(L, u, k)
         elif join < 0:
             break
     # polish: z_A = G_AA⁻¹ (b_A − μ s_A) from the factor, then the exact correlations
     for r in range(k):
-        v = b[act[r]] - mu * sgn[act[r]]
-        for q in range(r):
-            v -= L[r, q] * tmp[q]
-        tmp[r] = v / L[r, r]
-    for r in range(k - 1, -1, -1):
-        tmp[r] /= L[r, r]
-        dr = tmp[r]
-        for q in range(r):
-            tmp[q] -= L[r, q] * dr
+        tmp[r] = b[act[r]] - mu * sgn[act[r]]
+    _forward(L, tmp, k)
+    _backward(L, tmp, k)
     for j in range(m):
         z[j] = 0.0
         c[j] = b[j]
@@ -211,13 +217,15 @@ def _solve_batch(G, b, mu, slack, max_steps, kcap, chunks, z, ok, steps):
 
 def _compile():
     """Compile the kernels (numba caches the machine code on disk, beside this file)."""
-    global _compiled, _solve_one, prange
+    global _compiled, _forward, _backward, _solve_one, prange
     if _compiled is None:
         import numba
 
         prange = numba.prange
         # reassociation lets the compiler vectorise the dot products of the triangular solves
         fast = {"reassoc", "contract"}
+        _forward = numba.njit(cache=True, nogil=True, fastmath=fast, inline="always")(_forward)
+        _backward = numba.njit(cache=True, nogil=True, fastmath=fast, inline="always")(_backward)
         _solve_one = numba.njit(cache=True, nogil=True, fastmath=fast)(_solve_one)
         _compiled = numba.njit(cache=True, parallel=True, nogil=True, fastmath=fast)(_solve_batch)
     return _compiled
