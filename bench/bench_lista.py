@@ -23,10 +23,12 @@ Synthetic (Chen et al. 2018, Liu et al. 2019; drawn by ``ebmlib.lista.synthetic_
 A (250, 500), A_ij ~ N(0, 1/250), columns normalised; x has a Bernoulli(0.1) support with
 N(0, 1) values; y = A x, noiseless or with white Gaussian noise at 40 dB SNR
 (‖noise‖² = ‖Ax‖²·10⁻⁴ on average); 16 layers;
-NMSE = 10 log10(Σ‖x̂ − x‖² / Σ‖x‖²) on 1,000 held-out samples. Convention: those papers
-minimise ½‖y − A x‖² + λ'‖x‖₁ with λ' = 0.1; multiplied by 2 this is our ‖y − A x‖² + λ‖x‖₁
-with λ = 2λ' = 0.2 (same minimiser, same ISTA iterates: our L is 2σ_max², theirs σ_max², and
-the threshold λ/L = λ'/σ_max² is the same). The target is the true x, not a lasso code;
+NMSE = 10 log10(Σ‖x̂ − x‖² / Σ‖x‖²) on 1,000 held-out samples. λ sets the ISTA/FISTA
+baselines and the networks' starting thresholds; we take λ' = 0.1 in the ½‖y − A x‖² + λ'‖x‖₁
+convention of those papers (our choice, not a value from them: their code starts its
+thresholds from its own λ); multiplied by 2 this is our ‖y − A x‖² + λ‖x‖₁ with λ = 2λ' = 0.2
+(same minimiser, same ISTA iterates: our L is 2σ_max², theirs σ_max², and the threshold
+λ/L = λ'/σ_max² is the same). The target is the true x, not a lasso code;
 training draws a fresh batch of 256 every step. Four untied networks of ``ebmlib.lista``,
 all initialised from ISTA (``LISTA.from_dictionary``): LISTA (``variant="lista"``: W_e, S,
 θ per layer), LISTA-CP (``"cp"``: weight coupling), LISTA-CPSS (``"cpss"``: with support
@@ -183,7 +185,7 @@ def synthetic(device: torch.device, quick: bool, steps: tuple[int, int], methods
         _, y, x = synthetic_problem(n, m, B, p=p, snr_db=snr if math.isfinite(snr) else None, A=A, seed=g)
         return y, x
 
-    lam = 0.2  # = 2 × 0.1 in the ½‖y − A x‖² + 0.1‖x‖₁ convention of the papers
+    lam = 0.2  # λ' = 0.1 in the papers' ½‖y − A x‖² + λ'‖x‖₁ convention (our choice of λ')
     scale = 0.05 if quick else 1.0
     n_stage, n_tune = (max(int(scale * s), 4) for s in steps)
     total = layers * n_stage + n_tune
