@@ -20,8 +20,9 @@ each departure (a rank-one update), never recomputed.
 At the end the code is solved again on its support from the factor, the correlations
 are recomputed from scratch, and the code is accepted only when it satisfies the
 optimality conditions to ``slack`` (in the ½ convention): |c_j − μ s_j| <= slack and
-z_j s_j > 0 on A, |c_j| <= μ + slack off A. A rejected sample (a singular G_AA, more
-than ``max_steps`` events) is returned as it stands, with ``ok`` False.
+z_j s_j > 0 on A, |c_j| <= μ + slack off A. A rejected sample (a numerically singular
+G_AA, a support that would outgrow ``kcap``, more than ``max_steps`` events, or a failed
+check) is returned as it stands, with ``ok`` False.
 """
 
 from __future__ import annotations
